@@ -1,0 +1,240 @@
+"""The multi-layer perceptron: weights, forward pass, backpropagation, save and load.
+
+Batch-first rows (`Z = A @ W + b`), float32 throughout, softmax cross-entropy output.
+It knows nothing of optimizers or data sets; `mlp.train` drives it.
+"""
+import io
+import json
+import zipfile
+from pathlib import Path
+
+import numpy as np
+
+DTYPE = np.float32
+
+
+class ModelFileError(ValueError):
+    """A model file that cannot be loaded; the message says why."""
+
+
+# ----------------------------------------------------------------------------
+# activations: each works in place on Z and returns it; each derivative is
+# written in terms of the activation's output A and scales delta in place
+
+
+def relu(Z):
+    return np.maximum(Z, 0, out=Z)
+
+
+def relu_grad(A, delta):
+    np.multiply(delta, A > 0, out=delta)  # d relu(z) / dz = 1 where z > 0, else 0
+
+
+def sigmoid(Z):
+    np.negative(Z, out=Z)
+    np.exp(Z, out=Z)
+    Z += 1
+    return np.reciprocal(Z, out=Z)  # 1 / (1 + e^-z)
+
+
+def sigmoid_grad(A, delta):
+    delta *= A * (1 - A)  # s'(z) = s(z) (1 - s(z))
+
+
+def tanh(Z):
+    return np.tanh(Z, out=Z)
+
+
+def tanh_grad(A, delta):
+    delta *= 1 - A * A  # tanh'(z) = 1 - tanh(z)^2
+
+
+ACTIVATIONS = {"relu": relu, "sigmoid": sigmoid, "tanh": tanh}
+DERIVATIVES = {"relu": relu_grad, "sigmoid": sigmoid_grad, "tanh": tanh_grad}
+
+
+def softmax(Z):
+    """Turn each row of logits into probabilities, in place."""
+    Z -= Z.max(axis=1, keepdims=True)  # subtract the row max so exp cannot overflow
+    np.exp(Z, out=Z)
+    Z /= Z.sum(axis=1, keepdims=True)
+    return Z
+
+
+# ----------------------------------------------------------------------------
+# initialisation
+
+
+def init_layer(rng, n_in, n_out, scheme, activation):
+    """Return (W, b) for one layer under an initialisation scheme."""
+    if scheme == "notebook":  # the original notebook: randn * sqrt(1 / n_out), biases too
+        scale = np.sqrt(1.0 / n_out)
+        W = rng.standard_normal((n_in, n_out)) * scale
+        b = rng.standard_normal(n_out) * scale
+    elif scheme == "he":  # He et al. 2015: N(0, 2 / fan_in), for ReLU
+        W = rng.standard_normal((n_in, n_out)) * np.sqrt(2.0 / n_in)
+        b = np.zeros(n_out)
+    elif scheme == "glorot":  # Glorot & Bengio 2010, uniform; sklearn's factor 2 for sigmoid
+        factor = 2.0 if activation == "sigmoid" else 6.0
+        bound = np.sqrt(factor / (n_in + n_out))
+        W = rng.uniform(-bound, bound, (n_in, n_out))
+        b = np.zeros(n_out)
+    else:
+        raise ValueError(f"unknown init {scheme!r}; use 'he', 'glorot' or 'notebook'")
+    return W.astype(DTYPE), b.astype(DTYPE)
+
+
+class MLP:
+    """A fully connected network: hidden layers with one activation, softmax on top.
+
+    Parameters
+    ----------
+    layer_sizes : list of int
+        Input size, hidden sizes, number of classes, e.g. ``[784, 128, 64, 10]``.
+    activation : {"relu", "sigmoid", "tanh"}
+    init : {"he", "glorot", "notebook"}
+    dropout : float
+        Probability of zeroing a hidden unit while training (inverted dropout).
+    random_state : int
+    """
+
+    def __init__(self, layer_sizes, activation="relu", init="he", dropout=0.0, random_state=0):
+        if len(layer_sizes) < 2 or min(layer_sizes) < 1:
+            raise ValueError(f"layer sizes must be at least two positive numbers, got {layer_sizes}")
+        if activation not in ACTIVATIONS:
+            raise ValueError(f"unknown activation {activation!r}; use one of {sorted(ACTIVATIONS)}")
+        if not 0.0 <= dropout < 1.0:
+            raise ValueError(f"dropout must be in [0, 1), got {dropout}")
+        self.layer_sizes = [int(n) for n in layer_sizes]
+        self.activation = activation
+        self.dropout = float(dropout)
+        # all weights and biases live in one flat buffer, so an optimizer updates them
+        # with a handful of vector operations; coefs_ and intercepts_ are views into it
+        self.params = np.empty(self.n_params, dtype=DTYPE)
+        self.coefs_, self.intercepts_ = self.views(self.params)
+        rng = np.random.default_rng(random_state)
+        for W, b in zip(self.coefs_, self.intercepts_):
+            W[...], b[...] = init_layer(rng, *W.shape, init, activation)
+
+    @property
+    def n_params(self) -> int:
+        return sum((n_in + 1) * n_out for n_in, n_out in zip(self.layer_sizes[:-1], self.layer_sizes[1:]))
+
+    def views(self, flat):
+        """Split a flat vector into per-layer (W, b) views: W[i] (n_in, n_out), b[i] (n_out,)."""
+        Ws, bs, at = [], [], 0
+        for n_in, n_out in zip(self.layer_sizes[:-1], self.layer_sizes[1:]):
+            Ws.append(flat[at:at + n_in * n_out].reshape(n_in, n_out))
+            at += n_in * n_out
+            bs.append(flat[at:at + n_out])
+            at += n_out
+        return Ws, bs
+
+    def forward(self, X, rng=None):
+        """Return the activations of every layer, input first and probabilities last.
+
+        With ``rng`` given, hidden units are dropped out (training mode).
+        """
+        act = ACTIVATIONS[self.activation]
+        A = [X]
+        last = len(self.coefs_) - 1
+        for i, (W, b) in enumerate(zip(self.coefs_, self.intercepts_)):
+            Z = A[-1] @ W  # (n, n_in) @ (n_in, n_out) -> (n, n_out)
+            Z += b
+            if i == last:
+                A.append(softmax(Z))
+                break
+            Z = act(Z)
+            if rng is not None and self.dropout > 0:
+                keep = rng.random(Z.shape, dtype=DTYPE) >= self.dropout
+                Z *= keep * DTYPE(1 / (1 - self.dropout))  # dropped units are exactly 0
+            A.append(Z)
+        return A
+
+    def backward(self, A, y, alpha=0.0):
+        """Return the gradient of the mean loss, a flat vector laid out like ``params``.
+
+        ``A`` are the activations from `forward`, ``y`` the integer labels. ``alpha`` adds the
+        L2 penalty ``alpha / 2 * sum(W**2)`` to the loss.
+        """
+        grad = np.empty_like(self.params)
+        dW, db = self.views(grad)
+        act_grad = DERIVATIVES[self.activation]
+        n = len(y)
+        delta = A[-1].copy()  # softmax + cross-entropy: dL/dZ = P - Y, for the mean over n rows
+        delta[np.arange(n), y] -= 1
+        delta /= n
+        for i in range(len(self.coefs_) - 1, -1, -1):
+            np.matmul(A[i].T, delta, out=dW[i])  # (n_in, n) @ (n, n_out) -> (n_in, n_out)
+            if alpha:
+                dW[i] += alpha * self.coefs_[i]
+            delta.sum(axis=0, out=db[i])
+            if i > 0:  # no gradient is needed for the input itself
+                delta = delta @ self.coefs_[i].T  # (n, n_out) @ (n_out, n_in) -> (n, n_in)
+                act_grad(A[i], delta)  # a dropped unit has A == 0 and passes no gradient back
+        return grad
+
+    def predict_proba(self, X: np.ndarray, batch_size: int = 4096) -> np.ndarray:
+        """Return class probabilities, ndarray of shape (n_samples, n_classes), for X (n_samples, n_features)."""
+        X = np.asarray(X, dtype=DTYPE)
+        return np.concatenate([self.forward(X[i:i + batch_size])[-1]
+                               for i in range(0, max(len(X), 1), batch_size)])
+
+    def predict(self, X: np.ndarray) -> np.ndarray:
+        """Return the most probable class of each row of X."""
+        return self.predict_proba(X).argmax(axis=1)
+
+    def score(self, X: np.ndarray, y: np.ndarray) -> float:
+        """Return the accuracy on X with labels y."""
+        return float(np.mean(self.predict(X) == y))
+
+    def copy(self):
+        """Return an independent copy of the network (for snapshots taken while training)."""
+        other = object.__new__(MLP)
+        other.__dict__.update(self.__dict__)
+        other.params = self.params.copy()
+        other.coefs_, other.intercepts_ = other.views(other.params)
+        return other
+
+    # ------------------------------------------------------------------------
+    # save and load: an .npz of plain arrays plus one JSON string, never a pickle
+
+    def save(self, path, **info):
+        """Write the weights and ``info`` (any JSON-serialisable metadata) to an .npz file."""
+        meta = {"layer_sizes": self.layer_sizes, "activation": self.activation,
+                "dropout": self.dropout, **info}
+        arrays = {f"W{i}": W for i, W in enumerate(self.coefs_)}
+        arrays.update({f"b{i}": b for i, b in enumerate(self.intercepts_)})
+        target = path if hasattr(path, "write") else Path(path)
+        np.savez(target, meta=np.array(json.dumps(meta)), **arrays)
+
+    @classmethod
+    def load(cls, source):
+        """Read a network saved by `save`; return (model, info). Raises ModelFileError."""
+        try:
+            if isinstance(source, (bytes, bytearray)):
+                source = io.BytesIO(source)
+            if not zipfile.is_zipfile(source):  # .npz files are zip archives
+                raise ModelFileError("not a model file: expected an .npz file saved by MNIST Playground")
+            with np.load(source, allow_pickle=False) as f:
+                meta = json.loads(str(f["meta"]))
+                arrays = {k: f[k] for k in f.files if k != "meta"}
+            model = cls(meta["layer_sizes"], meta["activation"], dropout=meta.get("dropout", 0.0))
+        except ModelFileError:
+            raise
+        except Exception as e:  # zip, json, key, pickle or value errors all mean a bad file
+            raise ModelFileError(f"not a model file saved by MNIST Playground ({type(e).__name__}: {e})") from None
+        for i, (W, b) in enumerate(zip(model.coefs_, model.intercepts_)):
+            for name, ref in ((f"W{i}", W), (f"b{i}", b)):
+                got = arrays.get(name)
+                if got is None or got.shape != ref.shape or not np.issubdtype(got.dtype, np.floating):
+                    shape = None if got is None else got.shape
+                    raise ModelFileError(f"{name} should be a float array of shape {ref.shape}, found {shape}")
+                if not np.all(np.isfinite(got)):
+                    raise ModelFileError(f"{name} holds NaN or infinite values")
+                ref[...] = got
+        extra = sorted(set(arrays) - {f"{p}{i}" for p in "Wb" for i in range(len(model.coefs_))})
+        if extra:
+            raise ModelFileError(f"unexpected arrays in the file: {', '.join(extra)}")
+        info = {k: v for k, v in meta.items() if k not in ("layer_sizes", "activation", "dropout")}
+        return model, info

@@ -1,0 +1,209 @@
+"""Training: a config, three presets, and a Trainer that yields progress records as it goes.
+
+The Trainer can be stopped between mini-batches and resumed; it never touches a user interface.
+"""
+import math
+import time
+from dataclasses import asdict, dataclass, field, replace
+
+import numpy as np
+
+from .metrics import log_loss
+from .model import MLP
+from .optim import make_optimizer
+from .preprocess import to_float
+
+N_INPUTS, N_CLASSES = 784, 10
+
+
+@dataclass
+class TrainConfig:
+    hidden_layer_sizes: tuple = (128, 64)
+    activation: str = "relu"           # "relu", "sigmoid" or "tanh"
+    solver: str = "adam"               # "sgd", "momentum" or "adam"
+    learning_rate_init: float = 1e-3
+    lr_schedule: str = "constant"      # "constant" or "cosine" (decays to 0 at the last step)
+    momentum: float = 0.9              # for solver="momentum"
+    batch_size: int | None = 128       # None (or >= the training set): full batch
+    max_iter: int = 10                 # epochs (passes over the training set)
+    max_steps: int | None = None       # if set: stop after this many updates instead
+    alpha: float = 0.0                 # L2 penalty
+    dropout: float = 0.0               # hidden units dropped while training
+    init: str = "he"                   # "he", "glorot" or "notebook"
+    random_state: int = 0
+    train_size: int | None = None      # train on a random subset of this many images
+    log_every: int | None = None       # updates between records; None: 4 per epoch, 10 full batch
+
+    def to_dict(self):
+        d = asdict(self)
+        d["hidden_layer_sizes"] = list(self.hidden_layer_sizes)
+        return d
+
+    @classmethod
+    def from_dict(cls, d):
+        known = {k: v for k, v in d.items() if k in cls.__dataclass_fields__}
+        known["hidden_layer_sizes"] = tuple(known.get("hidden_layer_sizes", cls.hidden_layer_sizes))
+        return cls(**known)
+
+
+PRESETS = {
+    # the original notebook: full batch gradient descent, 500 iterations
+    "notebook": TrainConfig(solver="sgd", learning_rate_init=0.05, batch_size=None,
+                            max_iter=500, init="notebook", log_every=10),
+    # the notebook's network trained the modern way
+    "fast": TrainConfig(solver="adam", learning_rate_init=2e-3, lr_schedule="cosine",
+                        batch_size=128, max_iter=8),
+    # a wider network with dropout, L2 and a cosine schedule
+    "best": TrainConfig(hidden_layer_sizes=(1024, 1024), solver="adam", learning_rate_init=1e-3,
+                        lr_schedule="cosine", batch_size=128, max_iter=20, dropout=0.3, alpha=1e-5),
+}
+
+
+def preset(name: str, **overrides) -> TrainConfig:
+    """Return the preset called ``name`` with some fields replaced."""
+    if name not in PRESETS:
+        raise ValueError(f"unknown preset {name!r}; use one of {', '.join(PRESETS)}")
+    return replace(PRESETS[name], **overrides)
+
+
+@dataclass
+class Progress:
+    step: int                 # updates so far
+    epoch: float              # passes over the training set so far
+    train_accuracy: float     # on the batches since the previous record (full batch: the last)
+    test_accuracy: float
+    loss: float               # mean training loss since the previous record
+    test_loss: float
+    samples_per_second: float
+    elapsed: float            # seconds of training so far
+    lr: float
+
+
+class TrainingDiverged(RuntimeError):
+    """The loss became NaN or infinite; the model holds the last good weights."""
+
+
+def evaluate(model, images, labels, chunk=2048):
+    """Return (accuracy, loss) of ``model`` on uint8 images, converted a chunk at a time."""
+    correct, loss = 0, 0.0
+    for i in range(0, len(labels), chunk):
+        P = model.predict_proba(to_float(images[i:i + chunk]))
+        y = labels[i:i + chunk]
+        correct += int(np.sum(P.argmax(axis=1) == y))
+        loss += log_loss(y, P) * len(y)
+    n = max(len(labels), 1)
+    return correct / n, loss / n
+
+
+class Trainer:
+    """Train an MLP on a data set according to a TrainConfig.
+
+    Parameters
+    ----------
+    config : TrainConfig
+    data : mlp.data.Dataset or tuple (x_train, y_train, x_test, y_test) of uint8 arrays
+    """
+
+    def __init__(self, config: TrainConfig, data):
+        self.config = c = config
+        x_train, y_train, x_test, y_test = data[:4]
+        self.rng = np.random.default_rng(c.random_state)
+        if c.train_size and c.train_size < len(y_train):
+            keep = np.sort(self.rng.choice(len(y_train), c.train_size, replace=False))
+            x_train, y_train = x_train[keep], y_train[keep]
+        self.x_train = x_train.reshape(len(x_train), -1)  # (n, 784) uint8
+        self.y_train = np.asarray(y_train, dtype=np.intp)
+        self.x_test, self.y_test = x_test, np.asarray(y_test, dtype=np.intp)
+        n = len(self.y_train)
+        self.batch_size = n if not c.batch_size or c.batch_size >= n else int(c.batch_size)
+        self.steps_per_epoch = math.ceil(n / self.batch_size)
+        self.total_steps = c.max_steps or c.max_iter * self.steps_per_epoch
+        self.log_every = c.log_every or (10 if self.batch_size == n else max(1, self.steps_per_epoch // 4))
+        sizes = [N_INPUTS, *c.hidden_layer_sizes, N_CLASSES]
+        self.model = MLP(sizes, c.activation, c.init, c.dropout, c.random_state)
+        self.optimizer = make_optimizer(c.solver, self.model.params, c.momentum)
+        self.step = 0
+        self.elapsed = 0.0
+        self.history: list[Progress] = []
+        self.snapshot = self.model.copy()  # last good weights, safe to read from other threads
+        self._order, self._pos = None, n
+        self._X_full = None
+
+    def extend(self, epochs: int):
+        """Allow ``epochs`` more passes over the data (continue training)."""
+        self.total_steps = max(self.total_steps, self.step) + epochs * self.steps_per_epoch
+
+    def learning_rate(self) -> float:
+        lr0 = self.config.learning_rate_init
+        if self.config.lr_schedule == "cosine":  # 1/2 (1 + cos(pi t / T)): lr0 at the start, 0 at the end
+            return lr0 * 0.5 * (1 + math.cos(math.pi * min(self.step / self.total_steps, 1.0)))
+        return lr0
+
+    def _next_batch(self):
+        """Return the next (X, y) mini-batch as float32 rows, reshuffling at each epoch."""
+        n = len(self.y_train)
+        if self.batch_size == n:  # full batch: convert once and keep it
+            if self._X_full is None:
+                self._X_full = to_float(self.x_train)
+            return self._X_full, self.y_train
+        if self._pos >= n:
+            self._order, self._pos = self.rng.permutation(n), 0
+        idx = self._order[self._pos:self._pos + self.batch_size]
+        self._pos += self.batch_size
+        return to_float(self.x_train[idx]), self.y_train[idx]
+
+    def run(self, stop=None):
+        """Train up to ``total_steps``, yielding a Progress record every ``log_every`` updates.
+
+        ``stop`` is an optional callable checked before each update; when it returns True
+        the run ends after the current record and can be resumed by calling `run` again.
+        Raises TrainingDiverged (after restoring the last good weights) on a NaN/inf loss.
+        """
+        model, c = self.model, self.config
+        drop_rng = self.rng if c.dropout > 0 else None
+        loss_sum, correct, seen, steps = 0.0, 0, 0, 0
+        t0 = time.perf_counter()
+        while self.step < self.total_steps and not (stop and stop()):
+            X, y = self._next_batch()
+            A = model.forward(X, drop_rng)
+            loss = log_loss(y, A[-1])
+            if not math.isfinite(loss) or loss > 50:  # e^-50: the network has blown up
+                self._restore()
+                raise TrainingDiverged(
+                    f"Training diverged at update {self.step + 1} (loss {loss:.3g}) with learning rate "
+                    f"{c.learning_rate_init:g}. The model keeps its last good weights; "
+                    "try a learning rate 3 to 10 times smaller.")
+            if self.batch_size == len(self.y_train):  # full batch: report the latest pass only
+                loss_sum, correct, seen = 0.0, 0, 0
+            loss_sum += loss * len(y)
+            correct += int(np.sum(A[-1].argmax(axis=1) == y))
+            seen += len(y)
+            self.optimizer.step(model.backward(A, y, c.alpha), self.learning_rate())
+            self.step += 1
+            steps += 1
+            if self.step % self.log_every == 0 or self.step == self.total_steps:
+                yield self._record(loss_sum / seen, correct / seen, seen, t0)
+                loss_sum, correct, seen = 0.0, 0, 0
+                t0 = time.perf_counter()
+        if seen:  # stopped between records: record what was done
+            yield self._record(loss_sum / seen, correct / seen, seen, t0)
+
+    def _record(self, loss, train_acc, seen, t0):
+        dt = time.perf_counter() - t0
+        self.elapsed += dt
+        test_acc, test_loss = evaluate(self.model, self.x_test, self.y_test)
+        self.snapshot = self.model.copy()
+        p = Progress(step=self.step, epoch=self.step / self.steps_per_epoch,
+                     train_accuracy=train_acc, test_accuracy=test_acc, loss=loss, test_loss=test_loss,
+                     samples_per_second=seen / max(dt, 1e-9), elapsed=self.elapsed, lr=self.learning_rate())
+        self.history.append(p)
+        return p
+
+    def _restore(self):
+        """Put the last good weights back and start the optimizer afresh."""
+        self.model.params[...] = self.snapshot.params
+        self.optimizer = make_optimizer(self.config.solver, self.model.params, self.config.momentum)
+
+    @property
+    def done(self) -> bool:
+        return self.step >= self.total_steps
