@@ -214,6 +214,8 @@ class MLP:
         try:
             if isinstance(source, (bytes, bytearray)):
                 source = io.BytesIO(source)
+            if isinstance(source, (str, Path)) and not Path(source).is_file():
+                raise ModelFileError(f"no such file: {source}")
             if not zipfile.is_zipfile(source):  # .npz files are zip archives
                 raise ModelFileError("not a model file: expected an .npz file saved by MNIST Playground")
             with np.load(source, allow_pickle=False) as f:
