@@ -83,6 +83,24 @@ class TrainingDiverged(RuntimeError):
     """The loss became NaN or infinite; the model holds the last good weights."""
 
 
+def count_params(layer_sizes) -> int:
+    """Return the number of weights and biases of a network with these layer sizes."""
+    return sum((n_in + 1) * n_out for n_in, n_out in zip(layer_sizes[:-1], layer_sizes[1:]))
+
+
+def estimate_seconds(config: TrainConfig, n_train: int) -> float:
+    """Return a rough guess of the training time on a 2-core laptop-class CPU.
+
+    Matrix products cost about 6 flops per weight per image (forward and backward) at
+    ~100 GFLOP/s; each update adds a fixed overhead plus the optimizer's pass over the weights.
+    """
+    sizes = [N_INPUTS, *config.hidden_layer_sizes, N_CLASSES]
+    macs = sum(a * b for a, b in zip(sizes[:-1], sizes[1:]))
+    batch = min(config.batch_size or n_train, n_train)
+    steps = config.max_steps or config.max_iter * math.ceil(n_train / batch)
+    return steps * (batch * 6 * macs / 1e11 + 2e-4 + count_params(sizes) * 4e-9)
+
+
 def evaluate(model, images, labels, chunk=2048):
     """Return (accuracy, loss) of ``model`` on uint8 images, converted a chunk at a time."""
     correct, loss = 0, 0.0
@@ -106,6 +124,7 @@ class Trainer:
 
     def __init__(self, config: TrainConfig, data):
         self.config = c = config
+        self.dataset_name = getattr(data, "name", None)
         x_train, y_train, x_test, y_test = data[:4]
         self.rng = np.random.default_rng(c.random_state)
         if c.train_size and c.train_size < len(y_train):
@@ -126,6 +145,7 @@ class Trainer:
         self.elapsed = 0.0
         self.history: list[Progress] = []
         self.snapshot = self.model.copy()  # last good weights, safe to read from other threads
+        self.snapshot_step = 0
         self._order, self._pos = None, n
         self._X_full = None
 
@@ -192,7 +212,7 @@ class Trainer:
         dt = time.perf_counter() - t0
         self.elapsed += dt
         test_acc, test_loss = evaluate(self.model, self.x_test, self.y_test)
-        self.snapshot = self.model.copy()
+        self.snapshot, self.snapshot_step = self.model.copy(), self.step
         p = Progress(step=self.step, epoch=self.step / self.steps_per_epoch,
                      train_accuracy=train_acc, test_accuracy=test_acc, loss=loss, test_loss=test_loss,
                      samples_per_second=seen / max(dt, 1e-9), elapsed=self.elapsed, lr=self.learning_rate())

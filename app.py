@@ -1,0 +1,23 @@
+"""MNIST Playground: the frame and router. Pages live in pages/; shared state is described in pages/common.py."""
+import streamlit as st
+
+from mlp.data import DATASETS, TITLES
+from pages.common import status
+
+st.set_page_config(page_title="MNIST Playground", page_icon=":material/neurology:", layout="wide")
+
+pages = [
+    st.Page("pages/home.py", title="Home", icon=":material/home:", default=True),
+    st.Page("pages/train.py", title="Train", icon=":material/monitoring:", url_path="train"),
+    st.Page("pages/gallery.py", title="Gallery", icon=":material/grid_view:", url_path="gallery"),
+    st.Page("pages/draw.py", title="Draw", icon=":material/draw:", url_path="draw"),
+]
+pg = st.navigation(pages)
+
+with st.sidebar:
+    st.session_state.setdefault("dataset", "mnist")
+    st.selectbox("Data set", DATASETS, format_func=TITLES.get, key="dataset",
+                 help="MNIST: handwritten digits. Fashion-MNIST: small photos of clothing, same size and format.")
+    st.caption(f"Model: {status()}")
+
+pg.run()

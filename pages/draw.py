@@ -1,0 +1,58 @@
+"""Draw: a canvas, the 28 x 28 image the network sees, and what it predicts."""
+import numpy as np
+import streamlit as st
+from streamlit_drawable_canvas import st_canvas
+
+from mlp.figures import probabilities
+from mlp.preprocess import canvas_to_mnist
+from pages.common import current_job, current_model, dataset, start_fast_preset
+
+st.title("Draw")
+data = dataset()
+if data.name != "mnist":
+    st.warning("Drawing is for digits: the current data set is Fashion-MNIST, so the network will "
+               "name a piece of clothing. Switch to MNIST in the sidebar to draw digits.")
+
+st.session_state.setdefault("canvas_version", 0)
+left, right = st.columns([1, 1.4], gap="large")
+with left:
+    width = st.slider("Stroke width", 8, 40, 20, key="stroke_width",
+                      help="Thicker strokes look more like MNIST's pen once shrunk to 28 × 28.")
+    result = st_canvas(stroke_width=width, stroke_color="#FFFFFF", background_color="#000000",
+                       width=280, height=280, drawing_mode="freedraw", update_streamlit=True,
+                       return_image_data=True, key=f"canvas-{st.session_state.canvas_version}")
+    if st.button("Clear", key="clear", help="Wipe the canvas"):
+        st.session_state.canvas_version += 1
+        st.rerun()
+
+with right:
+    model = current_model(data.name)
+    job = current_job()
+    image = None if result is None or result.image_data is None else canvas_to_mnist(result.image_data)
+    if model is None:
+        st.info("No trained model yet. Train one on the **Train** page, or start the fast preset "
+                "here (about 10 s); you can draw while it trains.")
+        if st.button("Train the fast preset", type="primary", key="train_fast",
+                     disabled=job is not None and job.alive):
+            start_fast_preset(data)
+            st.rerun()
+    elif image is None:
+        st.info("Draw a digit on the black square with your mouse or finger.")
+    else:
+        proba = model.predict_proba(image.reshape(1, -1))[0]
+        best = int(np.argmax(proba))
+        a, b = st.columns([1, 1.3])
+        a.image(np.kron(image, np.ones((5, 5))), caption="What the network sees (28 × 28)", clamp=True)
+        b.metric("Prediction", data.classes[best], f"{proba[best]:.0%} confident", delta_color="off")
+        if job is not None and job.alive:
+            b.caption(f"Using the weights from update {job.trainer.snapshot_step:,}; training goes on.")
+        st.plotly_chart(probabilities(proba, data.classes), use_container_width=True)
+        st.markdown(f"prediction: **{data.classes[best]}**")
+    if job is not None and job.alive:
+        @st.fragment(run_every=1.0)
+        def progress():
+            trainer = current_job().trainer
+            st.progress(min(trainer.step / max(trainer.total_steps, 1), 1.0), text="Training in the background…")
+            if not current_job().alive:
+                st.rerun()
+        progress()

@@ -1,0 +1,31 @@
+"""Home: what this is, which data set is in use, and the state of the session's model."""
+import streamlit as st
+
+from mlp.data import TITLES
+from pages.common import dataset, status
+
+st.title("MNIST Playground")
+st.markdown(
+    "Train a neural network written from scratch in NumPy, watch it learn, and test it on your own "
+    "handwriting. The network is a multi-layer perceptron: 784 pixels in, a few hidden layers of "
+    "neurons, 10 classes out. Every number on these pages comes from plain matrix products and the "
+    "chain rule, in the `mlp/` folder of the source. Pick the layer sizes and the learning rate, press "
+    "**Train**, and see the accuracy curves grow; browse the images it learns from; then draw a digit "
+    "and see what the network thinks.")
+
+data = dataset(stop_on_error=False)
+c1, c2 = st.columns(2)
+with c1:
+    st.subheader("Data set")
+    if data is not None:
+        st.markdown(f"**{TITLES[data.name]}**: {len(data.y_train):,} training and {len(data.y_test):,} "
+                    f"test images of 28 × 28 grey pixels, {len(data.classes)} classes.")
+        st.caption(f"Loaded from {data.source}")
+with c2:
+    st.subheader("Your model")
+    st.markdown(f"Status: **{status()}**")
+
+st.subheader("Pages")
+st.page_link("pages/train.py", label="Train: choose the network, train it, watch the curves", icon=":material/monitoring:")
+st.page_link("pages/gallery.py", label="Gallery: shuffled samples, class counts and mean images", icon=":material/grid_view:")
+st.page_link("pages/draw.py", label="Draw: draw a digit and see the prediction", icon=":material/draw:")

@@ -1,0 +1,159 @@
+"""Train: choose the network and how to train it, then watch the curves grow."""
+import streamlit as st
+
+from mlp import PRESETS, preset
+from mlp.figures import training_curves
+from mlp.train import TrainConfig, count_params, estimate_seconds
+from pages.common import current_job, dataset, start_training
+
+NEURONS = [8, 16, 32, 48, 64, 96, 128, 192, 256, 384, 512, 768, 1024]
+RATES = [1e-4, 2e-4, 5e-4, 1e-3, 2e-3, 5e-3, 0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1.0, 2.0, 5.0, 10.0]
+BATCHES = [1, 8, 16, 32, 64, 128, 256, 512, 1024, 4096, "full batch"]
+ALPHAS = [0.0, 1e-6, 1e-5, 1e-4, 1e-3, 1e-2]
+SUBSETS = [1000, 2000, 5000, 10000, 20000, 30000, 60000]
+HELP = {
+    "hidden": "Layers between the 784 input pixels and the 10 outputs. More layers can learn more "
+              "complex shapes but train more slowly.",
+    "neurons": "How many units this layer has. Wider layers learn more but cost more time.",
+    "learning_rate_init": "How big a step each update takes. Too small: slow. Too large: training "
+                          "jumps around or diverges (try 10 to see it).",
+    "batch_size": "Images per update. Small batches give many noisy updates per epoch; 'full batch' "
+                  "makes one exact update per pass, like the original notebook.",
+    "max_iter": "Epochs: passes over the training set. With full batch, one epoch is one update.",
+    "solver": "How the gradient turns into a step: plain gradient descent, with momentum "
+              "(keeps moving in the same direction), or Adam (adapts the step per weight).",
+    "activation": "The function each hidden unit applies. ReLU trains fastest on MNIST.",
+    "alpha": "L2 regularisation: pulls weights towards zero to fight overfitting.",
+    "dropout": "Share of hidden units switched off at random at each update, another fight against overfitting.",
+    "lr_schedule": "Cosine lowers the learning rate smoothly to zero by the end of the run.",
+    "init": "How the first weights are drawn. He suits ReLU, Glorot suits sigmoid and tanh; "
+            "'notebook' is the original notebook's scheme.",
+    "random_state": "Same seed, same settings: the same run, number for number.",
+    "train_size": "Train on a random subset to go faster; the test set is always all 10,000 images.",
+}
+
+
+def apply_preset():
+    """Copy the chosen preset into the widgets."""
+    c = PRESETS[st.session_state.preset]
+    st.session_state.update(
+        n_hidden=len(c.hidden_layer_sizes), learning_rate_init=c.learning_rate_init,
+        batch_size=c.batch_size or "full batch", max_iter=c.max_iter, solver=c.solver,
+        activation=c.activation, alpha=c.alpha, dropout=c.dropout, lr_schedule=c.lr_schedule,
+        init=c.init, random_state=c.random_state, train_size=c.train_size or 60000)
+    for i, n in enumerate(c.hidden_layer_sizes):
+        st.session_state[f"layer_{i}"] = n
+
+
+if "n_hidden" not in st.session_state:
+    st.session_state.preset = "fast"
+    apply_preset()
+
+
+def settings_form():
+    """Draw the settings widgets; return the TrainConfig they describe."""
+    ss = st.session_state
+    st.selectbox("Preset", list(PRESETS), key="preset", on_change=apply_preset,
+                 help="notebook: the original full-batch gradient descent. fast: the same network "
+                      "trained with Adam on mini-batches. best: a wider network with dropout.")
+    st.slider("Hidden layers", 1, 4, key="n_hidden", help=HELP["hidden"])
+    sizes = []
+    for i in range(ss.n_hidden):
+        ss.setdefault(f"layer_{i}", 64)
+        sizes.append(st.select_slider(f"Neurons in layer {i + 1}", NEURONS, key=f"layer_{i}",
+                                      help=HELP["neurons"]))
+    st.select_slider("Learning rate", RATES, key="learning_rate_init", help=HELP["learning_rate_init"],
+                     format_func=lambda r: f"{r:g}")
+    st.select_slider("Batch size", BATCHES, key="batch_size", help=HELP["batch_size"])
+    full = ss.batch_size == "full batch"
+    st.slider("Iterations" if full else "Epochs", 1, 1000 if full else 50, key="max_iter", help=HELP["max_iter"])
+    with st.expander("More settings"):
+        st.radio("Optimizer", ["sgd", "momentum", "adam"], key="solver", horizontal=True, help=HELP["solver"])
+        st.radio("Activation", ["relu", "sigmoid", "tanh"], key="activation", horizontal=True,
+                 help=HELP["activation"])
+        st.radio("Learning-rate schedule", ["constant", "cosine"], key="lr_schedule", horizontal=True,
+                 help=HELP["lr_schedule"])
+        st.select_slider("L2 penalty (alpha)", ALPHAS, key="alpha", format_func=lambda a: f"{a:g}",
+                         help=HELP["alpha"])
+        st.slider("Dropout", 0.0, 0.6, step=0.05, key="dropout", help=HELP["dropout"])
+        st.radio("Initialisation", ["he", "glorot", "notebook"], key="init", horizontal=True, help=HELP["init"])
+        st.number_input("Random seed", 0, 2**31 - 1, key="random_state", help=HELP["random_state"])
+        st.select_slider("Training images", SUBSETS, key="train_size", format_func=lambda n: f"{n:,}",
+                         help=HELP["train_size"])
+    return TrainConfig(
+        hidden_layer_sizes=tuple(sizes), activation=ss.activation, solver=ss.solver,
+        learning_rate_init=ss.learning_rate_init, lr_schedule=ss.lr_schedule,
+        batch_size=None if full else ss.batch_size, max_iter=ss.max_iter, alpha=ss.alpha,
+        dropout=ss.dropout, init=ss.init, random_state=int(ss.random_state),
+        train_size=None if ss.train_size >= 60000 else ss.train_size,
+        log_every=10 if full else None)
+
+
+st.title("Train")
+data = dataset()
+left, right = st.columns([1, 2.4], gap="large")
+with left:
+    config = settings_form()
+
+job = current_job()
+running = job is not None and job.alive
+with right:
+    n_train = config.train_size or len(data.y_train)
+    sizes = [784, *config.hidden_layer_sizes, 10]
+    n_params = count_params(sizes)
+    st.markdown(f"**Network** {' → '.join(map(str, sizes))} · **{n_params:,} parameters** · "
+                f"about **{estimate_seconds(config, n_train):.0f} s** to train on {n_train:,} images")
+    b1, b2, b3, _ = st.columns([1, 1.3, 1, 1.5])
+    if b1.button("Train", type="primary", disabled=running, key="train",
+                 help="Start a new model with these settings"):
+        job = start_training(config, data)
+        running = True
+    trainer = st.session_state.get("trainer")
+    more = 1 if config.batch_size is None else max(1, config.max_iter // 2)
+    if b2.button(f"Continue +{more} {'iterations' if config.batch_size is None else 'epochs'}",
+                 disabled=running or trainer is None, key="continue",
+                 help="Train the current model further, keeping its weights"):
+        job = start_training(config, data, continue_epochs=more)
+        running = True
+    if b3.button("Stop training", disabled=not running, key="stop", help="Stop after the current update"):
+        job.stop()
+        job.join(2.0)
+        running = job.alive
+
+    @st.fragment(run_every=0.5 if running else None)
+    def live():
+        """Redraw progress and curves from the job's history; rerun the page once the job ends."""
+        job = current_job()
+        if job is None:
+            st.info("No model yet: choose settings on the left and press **Train**.")
+            return
+        trainer = job.trainer
+        history = list(trainer.history)
+        done = trainer.step / max(trainer.total_steps, 1)
+        if job.state == "queued":
+            pos = job.slots.position(job) if job.slots else None
+            where = f"position {pos[0]} of {pos[1]}" if pos else "waiting"
+            st.warning(f"Queued: the server is busy training for others ({where}). "
+                       "Training starts by itself when a slot frees up.")
+        elif history:
+            p = history[-1]
+            eta = p.elapsed / max(done, 1e-9) * (1 - done)
+            text = (f"{job.state}: update {trainer.step:,} of {trainer.total_steps:,} · epoch {p.epoch:.2f} · "
+                    f"{p.samples_per_second:,.0f} images/s · test accuracy {p.test_accuracy:.2%}"
+                    + (f" · about {eta:.0f} s left" if job.alive else f" · {p.elapsed:.1f} s of training"))
+            st.progress(min(done, 1.0), text=text)
+            st.plotly_chart(training_curves(history), use_container_width=True)
+        else:
+            st.progress(0.0, text="Starting…")
+        if job.state == "diverged":
+            st.error(job.message)
+        elif job.state == "failed":
+            st.error(job.message)
+        elif job.state == "stopped" and history:
+            st.info(f"Stopped at update {trainer.step:,}. Press **Continue** to train further.")
+        elif job.state == "finished" and history:
+            st.success(f"Done: {history[-1].test_accuracy:.2%} test accuracy. Try the **Draw** page.")
+        if running and not job.alive:
+            st.rerun()  # the job ended: redraw the whole page once, without the timer
+
+    live()
