@@ -20,6 +20,13 @@ def positive_int(text):
     return value
 
 
+def non_negative_int(text):
+    value = int(text)
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must be 0 or more, got {value}")
+    return value
+
+
 def batch_size(text):
     return None if text == "full" else positive_int(text)
 
@@ -44,16 +51,18 @@ def build_parser():
     t.add_argument("--optimizer", choices=("sgd", "momentum", "adam"))
     t.add_argument("--lr", type=positive_float, help="initial learning rate")
     t.add_argument("--schedule", choices=("constant", "cosine"), help="learning-rate schedule")
-    t.add_argument("--batch-size", type=batch_size, help="images per update, or 'full'")
+    t.add_argument("--batch-size", type=batch_size, default=argparse.SUPPRESS,
+                   help="images per update, or 'full'")
     length = t.add_mutually_exclusive_group()
     length.add_argument("--epochs", type=positive_int, help="passes over the training set")
     length.add_argument("--iterations", type=positive_int, help="number of updates")
     t.add_argument("--alpha", type=float, help="L2 penalty")
     t.add_argument("--dropout", type=float, help="share of hidden units dropped while training")
     t.add_argument("--init", choices=("he", "glorot", "notebook"))
-    t.add_argument("--seed", type=int, help="random seed")
+    t.add_argument("--seed", type=non_negative_int, help="random seed")
     t.add_argument("--train-size", type=positive_int, help="train on a random subset of this many images")
     t.add_argument("--save", metavar="MODEL.npz", help="write the trained model here")
+    t.set_defaults(parser=t)  # errors found after parsing show the train command's usage
     add_common(t)
 
     e = sub.add_parser("evaluate", help="report a saved model's accuracy on the test set")
@@ -78,13 +87,14 @@ def config_from_args(args, parser) -> TrainConfig:
         if len(args.layers) < 2 or args.layers[0] != 784 or args.layers[-1] != 10:
             parser.error("--layers must start with 784 (the pixels) and end with 10 (the classes)")
         overrides["hidden_layer_sizes"] = tuple(args.layers[1:-1])
-    if args.batch_size is not None or "--batch-size" in sys.argv:
-        overrides["batch_size"] = args.batch_size
     if args.dropout is not None and not 0 <= args.dropout < 1:
         parser.error("--dropout must be in [0, 1)")
     if args.alpha is not None and args.alpha < 0:
         parser.error("--alpha must be at least 0")
-    return preset(args.preset, **{k: v for k, v in overrides.items() if v is not None})
+    overrides = {k: v for k, v in overrides.items() if v is not None}
+    if "batch_size" in vars(args):  # None means full batch here
+        overrides["batch_size"] = args.batch_size
+    return preset(args.preset, **overrides)
 
 
 class ProgressBar:
@@ -109,8 +119,8 @@ class ProgressBar:
             self.stream.write("\n")
 
 
-def train(args, parser):
-    config = config_from_args(args, parser)
+def train(args):
+    config = config_from_args(args, args.parser)
     data = load_dataset(args.dataset or "mnist", args.data_dir)
     trainer = Trainer(config, data)
     bar = ProgressBar(trainer.total_steps)
@@ -163,7 +173,7 @@ def main(argv=None):
     args = parser.parse_args(argv)
     try:
         if args.command == "train":
-            return train(args, parser)
+            return train(args)
         return evaluate_command(args)
     except (DatasetError, ModelFileError, OSError) as e:
         print(f"error: {e}", file=sys.stderr)

@@ -133,9 +133,12 @@ class MLP:
     def forward(self, X, rng=None):
         """Return the activations of every layer, input first and probabilities last.
 
-        With ``rng`` given, hidden units are dropped out (training mode).
+        With ``rng`` given, hidden units are dropped out (training mode), and the masks are
+        kept for the `backward` call that follows.
         """
         act = ACTIVATIONS[self.activation]
+        dropping = rng is not None and self.dropout > 0
+        self._keep = [] if dropping else None
         A = [X]
         last = len(self.coefs_) - 1
         for i, (W, b) in enumerate(zip(self.coefs_, self.intercepts_)):
@@ -145,9 +148,10 @@ class MLP:
                 A.append(softmax(Z))
                 break
             Z = act(Z)
-            if rng is not None and self.dropout > 0:
-                keep = rng.random(Z.shape, dtype=DTYPE) >= self.dropout
-                Z *= keep * DTYPE(1 / (1 - self.dropout))  # dropped units are exactly 0
+            if dropping:  # inverted dropout: zero a share p of units, scale the rest by 1 / (1 - p)
+                keep = (rng.random(Z.shape, dtype=DTYPE) >= self.dropout) * DTYPE(1 / (1 - self.dropout))
+                Z *= keep
+                self._keep.append(keep)
             A.append(Z)
         return A
 
@@ -164,6 +168,7 @@ class MLP:
         delta = A[-1].copy()  # softmax + cross-entropy: dL/dZ = P - Y, for the mean over n rows
         delta[np.arange(n), y] -= 1
         delta /= n
+        keep, self._keep = getattr(self, "_keep", None), None  # dropout masks of the last forward
         for i in range(len(self.coefs_) - 1, -1, -1):
             np.matmul(A[i].T, delta, out=dW[i])  # (n_in, n) @ (n, n_out) -> (n_in, n_out)
             if alpha:
@@ -171,7 +176,11 @@ class MLP:
             delta.sum(axis=0, out=db[i])
             if i > 0:  # no gradient is needed for the input itself
                 delta = delta @ self.coefs_[i].T  # (n, n_out) @ (n_out, n_in) -> (n, n_in)
-                act_grad(A[i], delta)  # a dropped unit has A == 0 and passes no gradient back
+                if keep:  # back through dropout: a dropped unit passes no gradient back
+                    delta *= keep[i - 1]
+                    act_grad(A[i] * DTYPE(1 - self.dropout), delta)  # the activation before scaling
+                else:
+                    act_grad(A[i], delta)
         return grad
 
     def predict_proba(self, X: np.ndarray, batch_size: int = 4096) -> np.ndarray:
@@ -193,6 +202,7 @@ class MLP:
         other = object.__new__(MLP)
         other.__dict__.update(self.__dict__)
         other.params = self.params.copy()
+        other._keep = None
         other.coefs_, other.intercepts_ = other.views(other.params)
         return other
 
@@ -205,8 +215,11 @@ class MLP:
                 "dropout": self.dropout, **info}
         arrays = {f"W{i}": W for i, W in enumerate(self.coefs_)}
         arrays.update({f"b{i}": b for i, b in enumerate(self.intercepts_)})
-        target = path if hasattr(path, "write") else Path(path)
-        np.savez(target, meta=np.array(json.dumps(meta)), **arrays)
+        if hasattr(path, "write"):
+            np.savez(path, meta=np.array(json.dumps(meta)), **arrays)
+        else:  # through an open file, so numpy does not append ".npz" to the name
+            with open(path, "wb") as f:
+                np.savez(f, meta=np.array(json.dumps(meta)), **arrays)
 
     @classmethod
     def load(cls, source):

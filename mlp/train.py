@@ -222,6 +222,7 @@ class Trainer:
     def _restore(self):
         """Put the last good weights back and start the optimizer afresh."""
         self.model.params[...] = self.snapshot.params
+        self.step = self.snapshot_step
         self.optimizer = make_optimizer(self.config.solver, self.model.params, self.config.momentum)
 
     @property
