@@ -1,4 +1,98 @@
-"""Gallery: shuffled samples of the data set."""
+"""Gallery: shuffled samples with their labels (and the model's guesses), class counts and mean images."""
+import random
+
 import streamlit as st
 
+from mlp import explore
+from mlp.figures import class_counts
+from pages.common import current_job, current_model, dataset
+
+COUNTS = [24, 48, 96]
+ZOOM = 3  # 28 px shown as 84 px, each pixel repeated so the digits stay crisp
+DEFAULTS = {"gallery_seed": 0, "gallery_split": "Train", "gallery_count": 48, "gallery_classes": [],
+            "gallery_mistakes": False}
+
+
+@st.cache_data(show_spinner=False, max_entries=8)
+def split_summary(name, split, _images, _labels, n_classes):
+    """Class counts and (enlarged) mean images of one split of one data set, computed once per server."""
+    means = explore.mean_images(_images, _labels, n_classes)
+    return explore.class_counts(_labels, n_classes), explore.upscale(means, ZOOM)
+
+
+def reshuffle():
+    """Draw a new seed, never the current one."""
+    ss = st.session_state
+    ss.gallery_seed = (int(ss.gallery_seed) + random.randrange(1, 10**6)) % 10**6
+
+
 st.title("Gallery")
+data = dataset()
+ss = st.session_state
+saved = ss.setdefault("gallery", dict(DEFAULTS))  # Streamlit forgets widget values on other pages
+for key in DEFAULTS:
+    ss.setdefault(key, saved[key])
+model = current_model(data.name)
+
+c1, c2, c3, c4, c5 = st.columns([1, 1.15, 1.25, 1.6, 3], vertical_alignment="bottom")
+c1.number_input("Seed", 0, 2**31 - 1, key="gallery_seed",
+                help="The same seed shows the same images, in the same order.")
+c2.button("Reshuffle", key="reshuffle", on_click=reshuffle, icon=":material/shuffle:",
+          help="Draw a new seed and show other images")
+c3.radio("Split", ["Train", "Test"], key="gallery_split", horizontal=True,
+         help="Train: the 60,000 images the network learns from. Test: 10,000 images it never sees "
+              "while training, used to measure it.")
+c4.radio("Images", COUNTS, key="gallery_count", horizontal=True)
+c5.multiselect("Classes", data.classes, key="gallery_classes", placeholder="All classes",
+               help="Show only these classes; leave empty for all.")
+st.toggle("Only mistakes", key="gallery_mistakes", disabled=model is None,
+          help="Show only images the model gets wrong." if model is not None
+          else "Needs a model trained on this data set: train one on the Train page.")
+
+ss.gallery = {key: ss[key] for key in DEFAULTS}
+
+train = ss.gallery_split == "Train"
+x, y = (data.x_train, data.y_train) if train else (data.x_test, data.y_test)
+classes = [data.classes.index(c) for c in ss.gallery_classes]
+seed, count = int(ss.gallery_seed), ss.gallery_count
+names = data.classes
+
+if model is not None and ss.gallery_mistakes:
+    with st.spinner("Looking for mistakes…"):
+        idx, pred = explore.mistakes(model, x, y, count, seed, classes)
+else:
+    idx = explore.sample(y, count, seed, classes)
+    pred = None if model is None else explore.predict(model, x[idx])
+
+labels = [int(t) for t in y[idx]]
+if pred is None:
+    captions = [names[t] for t in labels]
+    st.caption("Each image with its label. Train a model on the **Train** page to see its guesses here too.")
+else:
+    ok = [t == int(p) for t, p in zip(labels, pred)]
+    captions = [f"{names[t]} ✓" if good else f"{names[t]} → {names[p]} ✗"
+                for t, p, good in zip(labels, pred, ok)]
+    if ss.gallery_mistakes and len(idx):
+        st.markdown(f"**{len(idx)} images the model gets wrong** (label → the model's guess).")
+    elif not ss.gallery_mistakes:
+        st.markdown(f"The model gets **{sum(ok)} of {len(idx)}** shown right (✓; a mistake shows "
+                    "label → the model's guess ✗).")
+    job = current_job()
+    if job is not None and job.alive:
+        st.caption(f"Training goes on: these guesses come from the weights of update "
+                   f"{job.trainer.snapshot_step:,}. Reshuffle or change a setting to use newer ones.")
+
+if len(idx):
+    st.image(list(explore.upscale(x[idx], ZOOM)), caption=captions, width=28 * ZOOM, output_format="PNG")
+else:
+    st.success("The model gets every image of this selection right.")
+
+st.divider()
+counts, means = split_summary(data.name, ss.gallery_split, x, y, len(names))
+st.subheader(f"The whole {ss.gallery_split.lower()} split: {len(y):,} images")
+st.markdown("**Mean image of each class**: the average of all its images, pixel by pixel "
+            "(with how many images the class has).")
+st.image(list(means), caption=[f"{n} ({c:,})" for n, c in zip(names, counts)], width=28 * ZOOM,
+         clamp=True, output_format="PNG")
+st.markdown("**Images per class**")
+st.plotly_chart(class_counts(counts, names), width="stretch")
