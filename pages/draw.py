@@ -46,7 +46,7 @@ with right:
         b.metric("Prediction", data.classes[best], f"{proba[best]:.0%} confident", delta_color="off")
         if job is not None and job.alive:
             b.caption(f"Using the weights from update {job.trainer.snapshot_step:,}; training goes on.")
-        st.plotly_chart(probabilities(proba, data.classes), use_container_width=True)
+        st.plotly_chart(probabilities(proba, data.classes), width="stretch")
         st.markdown(f"prediction: **{data.classes[best]}**")
     if job is not None and job.alive:
         @st.fragment(run_every=1.0)

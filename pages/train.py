@@ -45,6 +45,11 @@ def apply_preset():
         st.session_state[f"layer_{i}"] = n
 
 
+SETTINGS = ["preset", "n_hidden", "learning_rate_init", "batch_size", "max_iter", "solver", "activation",
+            "alpha", "dropout", "lr_schedule", "init", "random_state", "train_size"]
+# Streamlit forgets the widgets' values while another page is open: bring back the saved ones
+for key, value in st.session_state.get("train_settings", {}).items():
+    st.session_state.setdefault(key, value)
 if "n_hidden" not in st.session_state:
     st.session_state.preset = "fast"
     apply_preset()
@@ -94,6 +99,8 @@ data = dataset()
 left, right = st.columns([1, 2.4], gap="large")
 with left:
     config = settings_form()
+    st.session_state.train_settings = {key: st.session_state[key] for key in
+                                       SETTINGS + [f"layer_{i}" for i in range(st.session_state.n_hidden)]}
 
 job = current_job()
 running = job is not None and job.alive
@@ -106,19 +113,19 @@ with right:
     b1, b2, b3, _ = st.columns([1, 1.3, 1, 1.5])
     if b1.button("Train", type="primary", disabled=running, key="train",
                  help="Start a new model with these settings"):
-        job = start_training(config, data)
-        running = True
+        start_training(config, data)
+        st.rerun()  # redraw the buttons: Train and Continue greyed out, Stop live
     trainer = st.session_state.get("trainer")
     more = 1 if config.batch_size is None else max(1, config.max_iter // 2)
     if b2.button(f"Continue +{more} {'iterations' if config.batch_size is None else 'epochs'}",
                  disabled=running or trainer is None, key="continue",
                  help="Train the current model further, keeping its weights"):
-        job = start_training(config, data, continue_epochs=more)
-        running = True
+        start_training(config, data, continue_epochs=more)
+        st.rerun()
     if b3.button("Stop training", disabled=not running, key="stop", help="Stop after the current update"):
         job.stop()
         job.join(2.0)
-        running = job.alive
+        st.rerun()  # redraw the buttons: Train and Continue live again, Stop greyed out
 
     @st.fragment(run_every=0.5 if running else None)
     def live():
@@ -142,7 +149,7 @@ with right:
                     f"{p.samples_per_second:,.0f} images/s · test accuracy {p.test_accuracy:.2%}"
                     + (f" · about {eta:.0f} s left" if job.alive else f" · {p.elapsed:.1f} s of training"))
             st.progress(min(done, 1.0), text=text)
-            st.plotly_chart(training_curves(history), use_container_width=True)
+            st.plotly_chart(training_curves(history), width="stretch")
         else:
             st.progress(0.0, text="Starting…")
         if job.state == "diverged":
