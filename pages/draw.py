@@ -43,7 +43,8 @@ with right:
         best = int(np.argmax(proba))
         a, b = st.columns([1, 1.3])
         a.image(np.kron(image, np.ones((5, 5))), caption="What the network sees (28 × 28)", clamp=True)
-        b.metric("Prediction", data.classes[best], f"{proba[best]:.0%} confident", delta_color="off")
+        b.metric("Prediction", data.classes[best], f"{proba[best]:.0%} confident", delta_color="off",
+                 delta_arrow="off")
         if job is not None and job.alive:
             b.caption(f"Using the weights from update {job.trainer.snapshot_step:,}; training goes on.")
         st.plotly_chart(probabilities(proba, data.classes), width="stretch")

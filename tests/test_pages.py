@@ -158,9 +158,11 @@ def test_choosing_a_preset_sets_the_widgets(app):
     assert app.slider(key="max_iter").label == "Iterations" and app.slider(key="max_iter").value == 500
     assert app.radio(key="solver").value == "sgd" and app.radio(key="init").value == "notebook"
     app.selectbox(key="preset").set_value("best").run()
-    assert [app.select_slider(key=f"layer_{i}").value for i in range(2)] == [1024, 1024]
-    assert app.slider(key="dropout").value == 0.3
-    assert app.slider(key="max_iter").label == "Epochs" and app.slider(key="max_iter").value == 20
+    best = mlp.PRESETS["best"]
+    assert [app.select_slider(key=f"layer_{i}").value for i in range(2)] == list(best.hidden_layer_sizes)
+    assert app.slider(key="dropout").value == best.dropout
+    assert app.select_slider(key="batch_size").value == best.batch_size
+    assert app.slider(key="max_iter").label == "Epochs" and app.slider(key="max_iter").value == best.max_iter
 
 
 def test_the_settings_survive_a_visit_to_another_page(app):

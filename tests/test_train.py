@@ -261,3 +261,10 @@ def test_notebook_preset_curve(mnist, train_size, seed):
 def test_fast_preset_reaches_975(mnist):
     trainer = train(preset("fast"), mnist)
     assert trainer.history[-1].test_accuracy >= 0.975
+
+
+@pytest.mark.slow
+def test_best_preset_reaches_985(mnist):
+    # about 90 s of training on a quiet 2-core machine
+    trainer = train(preset("best"), mnist)
+    assert trainer.history[-1].test_accuracy >= 0.985
