@@ -2,7 +2,7 @@
 import streamlit as st
 
 from mlp.data import DATASETS, TITLES
-from pages.common import status
+from pages.common import run_history, status
 
 st.set_page_config(page_title="MNIST Playground", page_icon=":material/neurology:", layout="wide")
 
@@ -11,8 +11,14 @@ pages = [
     st.Page("pages/train.py", title="Train", icon=":material/monitoring:", url_path="train"),
     st.Page("pages/gallery.py", title="Gallery", icon=":material/grid_view:", url_path="gallery"),
     st.Page("pages/draw.py", title="Draw", icon=":material/draw:", url_path="draw"),
+    st.Page("pages/evaluate.py", title="Evaluate", icon=":material/fact_check:", url_path="evaluate"),
+    st.Page("pages/inspect.py", title="Inspect", icon=":material/visibility:", url_path="inspect"),
+    st.Page("pages/compare.py", title="Compare runs", icon=":material/compare_arrows:", url_path="compare"),
 ]
 pg = st.navigation(pages)
+
+run_history()  # find this tab's runs again after a reload, through ?sid=
+st.query_params["sid"] = st.session_state.sid
 
 with st.sidebar:
     st.session_state.setdefault("dataset", "mnist")

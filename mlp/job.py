@@ -60,9 +60,10 @@ class TrainingJob:
     explains the last three. Read progress from ``history`` and weights from ``model``.
     """
 
-    def __init__(self, trainer: Trainer, slots: Slots | None = None):
+    def __init__(self, trainer: Trainer, slots: Slots | None = None, on_end=None):
         self.trainer = trainer
         self.slots = slots
+        self.on_end = on_end  # called with the job, on its thread, when it has ended
         self.state = "queued"
         self.message = None
         self.started = time.time()
@@ -89,6 +90,8 @@ class TrainingJob:
         finally:
             if self.slots is not None:
                 self.slots.release(self)
+            if self.on_end is not None:
+                self.on_end(self)
 
     def stop(self):
         """Ask the job to stop after the current update."""

@@ -4,15 +4,24 @@ Session state keys (per browser session):
   dataset  - "mnist" or "fashion-mnist", chosen in the sidebar
   trainer  - the mlp.Trainer holding the current model, its config and history (or absent)
   job      - the mlp.job.TrainingJob running or last run on that trainer (or absent)
+  loaded   - (model, data set, label) of a run or upload chosen as the current model (or absent)
+  runs     - the mlp.runs.RunHistory of this browser tab; kept on the server under the
+             tab's `sid` (a query parameter), so that it survives a page reload
+  drawing  - the last drawing as the network sees it, (28, 28) float32 (or absent)
+The pages add their own widget keys (train_settings, gallery, canvas-N, ...).
 """
 import os
+import secrets
 import threading
+import time
 
 import streamlit as st
+import streamlit.components.v1  # noqa: F401  (st.components.v1.html)
 
 from mlp import DatasetError, Trainer, load_dataset, preset
 from mlp.data import TITLES
 from mlp.job import Slots, TrainingJob
+from mlp.runs import RunHistory
 
 
 def through_app():
@@ -20,13 +29,18 @@ def through_app():
 
     A server whose first visitor opens /train directly runs pages/train.py on its own: Streamlit
     sees the pages/ folder and assumes its older multipage mode until app.py has called
-    st.navigation once. Leave that mode and rerun, so app.py (sidebar, router) runs first.
+    st.navigation once. Leave that mode, then load the same address again (query included), so
+    that app.py (sidebar, router) runs first. Without a browser (AppTest), a rerun does it.
     """
+    from streamlit.runtime import Runtime
     from streamlit.runtime.pages_manager import PagesManager
 
     if getattr(PagesManager, "uses_pages_directory", False):
         PagesManager.uses_pages_directory = False
-        st.rerun()
+        if not Runtime.exists():
+            st.rerun()
+        st.components.v1.html("<script>window.parent.location.reload()</script>", height=0)
+        st.stop()
 
 
 @st.cache_resource(show_spinner=False)
@@ -75,19 +89,84 @@ def current_job():
 
 
 def current_model(name=None):
-    """The session's latest weights (while training: the last snapshot), or None.
-
-    With ``name``, only a model trained on that data set counts.
-    """
-    trainer = st.session_state.get("trainer")
+    """The session's current weights, or None: while training, the latest snapshot; else a run or
+    upload the user picked; else the last trained model. With ``name``, only a model of that data set."""
+    trainer, job = st.session_state.get("trainer"), current_job()
+    loaded = st.session_state.get("loaded")
+    if loaded is not None and not (job is not None and job.alive):
+        model, dataset_name, _ = loaded
+        return model if not name or dataset_name == name else None
     if trainer is None or not trainer.history or (name and trainer.dataset_name != name):
         return None
     return trainer.snapshot
 
 
-def trained_steps():
-    trainer = st.session_state.get("trainer")
-    return 0 if trainer is None else trainer.step
+def set_current_model(model, dataset_name, label):
+    """Make a run's or an uploaded model the current one (until the next training starts)."""
+    st.session_state.loaded = (model, dataset_name, label)
+
+
+def for_model(model, key, compute):
+    """Return ``compute()``, remembered in this session for as long as ``model`` stays current."""
+    cache = st.session_state.get("_for_model")
+    if cache is None or cache["model"] is not model:
+        cache = st.session_state["_for_model"] = {"model": model, "values": {}}
+    if key not in cache["values"]:
+        cache["values"][key] = compute()
+    return cache["values"][key]
+
+
+# ----------------------------------------------------------------------------
+# run history: one per browser tab, kept on the server so that a reload finds it again
+
+HISTORY_TTL = 30 * 60  # seconds an abandoned tab's history is kept for a reload
+MAX_HISTORIES = 200
+
+
+@st.cache_resource
+def _histories():
+    """sid -> [RunHistory, owner session id, last seen]; shared by the server's sessions."""
+    return {}, threading.Lock()
+
+
+def _session_active(session_id):
+    from streamlit.runtime import Runtime
+
+    return Runtime.exists() and Runtime.instance().is_active_session(session_id)
+
+
+def run_history() -> RunHistory:
+    """This tab's run history; after a reload, the one it had before (found through ?sid=)."""
+    ss = st.session_state
+    if "runs" not in ss:
+        from streamlit.runtime.scriptrunner import get_script_run_ctx
+
+        ctx = get_script_run_ctx()
+        me = ctx.session_id if ctx else ""
+        store, lock = _histories()
+        sid = st.query_params.get("sid")
+        now = time.time()
+        with lock:
+            entry = store.get(sid) if sid else None
+            if entry is None or (entry[1] != me and _session_active(entry[1])):  # a copied link: start afresh
+                sid, entry = secrets.token_urlsafe(12), [RunHistory(max_model_bytes=16 * 2**20), me, now]
+                store[sid] = entry
+            entry[1], entry[2] = me, now
+            for old in [k for k, e in store.items() if now - e[2] > HISTORY_TTL and not _session_active(e[1])]:
+                del store[old]
+            for old in sorted(store, key=lambda k: store[k][2])[:max(0, len(store) - MAX_HISTORIES)]:
+                del store[old]
+        ss.runs, ss.sid = entry[0], sid
+    return ss.runs
+
+
+def _record_run(runs, dataset_name):
+    """Return a callback that files a job's run in ``runs`` when the job ends."""
+    def on_end(job):
+        t = job.trainer
+        if t.history and job.state in ("finished", "stopped", "diverged"):
+            runs.add(dataset_name, t.config.to_dict(), t.history, job.state, t.snapshot)
+    return on_end
 
 
 def start_training(config, data, continue_epochs=None):
@@ -101,7 +180,9 @@ def start_training(config, data, continue_epochs=None):
     else:
         trainer = Trainer(config, data)
     st.session_state.trainer = trainer
-    st.session_state.job = job = TrainingJob(trainer, training_slots()).start()
+    st.session_state.pop("loaded", None)
+    on_end = _record_run(run_history(), data.name)
+    st.session_state.job = job = TrainingJob(trainer, training_slots(), on_end).start()
     return job
 
 
@@ -112,6 +193,9 @@ def start_fast_preset(data):
 def status():
     """One line on the current model: untrained, queued, training or trained."""
     trainer, job = st.session_state.get("trainer"), current_job()
+    loaded = st.session_state.get("loaded")
+    if loaded is not None and not (job is not None and job.alive):
+        return f"{loaded[2]} ({loaded[1]})"
     if trainer is None:
         return "untrained"
     last = trainer.history[-1] if trainer.history else None

@@ -29,6 +29,8 @@ with right:
     model = current_model(data.name)
     job = current_job()
     image = None if result is None or result.image_data is None else canvas_to_mnist(result.image_data)
+    if image is not None:
+        st.session_state.drawing = image  # the Inspect page can follow it through the network
     if model is None:
         st.info("No trained model yet. Train one on the **Train** page, or start the fast preset "
                 "here (about 10 s); you can draw while it trains.")

@@ -29,3 +29,8 @@ st.subheader("Pages")
 st.page_link("pages/train.py", label="Train: choose the network, train it, watch the curves", icon=":material/monitoring:")
 st.page_link("pages/gallery.py", label="Gallery: shuffled samples, class counts and mean images", icon=":material/grid_view:")
 st.page_link("pages/draw.py", label="Draw: draw a digit and see the prediction", icon=":material/draw:")
+st.page_link("pages/evaluate.py", label="Evaluate: confusion matrix, mistakes, robustness",
+             icon=":material/fact_check:")
+st.page_link("pages/inspect.py", label="Inspect: weights, activations, dead units", icon=":material/visibility:")
+st.page_link("pages/compare.py", label="Compare runs: curves side by side; save, load and share models",
+             icon=":material/compare_arrows:")

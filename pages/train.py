@@ -1,16 +1,15 @@
 """Train: choose the network and how to train it, then watch the curves grow."""
+from urllib.parse import urlencode
+
 import streamlit as st
 
 from mlp import PRESETS, preset
 from mlp.figures import training_curves
 from mlp.train import TrainConfig, count_params, estimate_seconds
-from pages.common import current_job, dataset, start_training
+from mlp.settings import (ALPHAS, BATCHES, CHOICES, MAX_EPOCHS, MAX_HIDDEN, MAX_ITERATIONS, NEURONS, RATES,
+                          SUBSETS, from_query, to_query, widget_values)
+from pages.common import current_job, dataset, start_training, through_app
 
-NEURONS = [8, 16, 32, 48, 64, 96, 128, 192, 256, 384, 512, 768, 1024]
-RATES = [1e-4, 2e-4, 5e-4, 1e-3, 2e-3, 5e-3, 0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1.0, 2.0, 5.0, 10.0]
-BATCHES = [1, 8, 16, 32, 64, 128, 256, 512, 1024, 4096, "full batch"]
-ALPHAS = [0.0, 1e-6, 1e-5, 1e-4, 1e-3, 1e-2]
-SUBSETS = [1000, 2000, 5000, 10000, 20000, 30000, 60000]
 HELP = {
     "hidden": "Layers between the 784 input pixels and the 10 outputs. More layers can learn more "
               "complex shapes but train more slowly.",
@@ -33,16 +32,12 @@ HELP = {
 }
 
 
+through_app()  # before any state is touched: a first deep link reruns inside app.py
+
+
 def apply_preset():
     """Copy the chosen preset into the widgets."""
-    c = PRESETS[st.session_state.preset]
-    st.session_state.update(
-        n_hidden=len(c.hidden_layer_sizes), learning_rate_init=c.learning_rate_init,
-        batch_size=c.batch_size or "full batch", max_iter=c.max_iter, solver=c.solver,
-        activation=c.activation, alpha=c.alpha, dropout=c.dropout, lr_schedule=c.lr_schedule,
-        init=c.init, random_state=c.random_state, train_size=c.train_size or 60000)
-    for i, n in enumerate(c.hidden_layer_sizes):
-        st.session_state[f"layer_{i}"] = n
+    st.session_state.update(widget_values(PRESETS[st.session_state.preset]))
 
 
 SETTINGS = ["preset", "n_hidden", "learning_rate_init", "batch_size", "max_iter", "solver", "activation",
@@ -53,6 +48,12 @@ for key, value in st.session_state.get("train_settings", {}).items():
 if "n_hidden" not in st.session_state:
     st.session_state.preset = "fast"
     apply_preset()
+# a shared link: its query parameters set the widgets, unless they are the ones this page wrote itself
+query = {k: v for k, v in st.query_params.to_dict().items() if k != "sid"}
+if query and query != st.session_state.get("query_written"):
+    values, problems = from_query(query)
+    st.session_state.update(values)
+    st.session_state.query_problems = problems
 
 
 def settings_form():
@@ -61,7 +62,7 @@ def settings_form():
     st.selectbox("Preset", list(PRESETS), key="preset", on_change=apply_preset,
                  help="notebook: the original full-batch gradient descent. fast: the same network "
                       "trained with Adam on mini-batches. best: a wider network with dropout.")
-    st.slider("Hidden layers", 1, 4, key="n_hidden", help=HELP["hidden"])
+    st.slider("Hidden layers", 1, MAX_HIDDEN, key="n_hidden", help=HELP["hidden"])
     sizes = []
     for i in range(ss.n_hidden):
         ss.setdefault(f"layer_{i}", 64)
@@ -71,17 +72,18 @@ def settings_form():
                      format_func=lambda r: f"{r:g}")
     st.select_slider("Batch size", BATCHES, key="batch_size", help=HELP["batch_size"])
     full = ss.batch_size == "full batch"
-    st.slider("Iterations" if full else "Epochs", 1, 1000 if full else 50, key="max_iter", help=HELP["max_iter"])
+    ss.max_iter = min(ss.max_iter, MAX_ITERATIONS if full else MAX_EPOCHS)
+    st.slider("Iterations" if full else "Epochs", 1, MAX_ITERATIONS if full else MAX_EPOCHS, key="max_iter",
+              help=HELP["max_iter"])
     with st.expander("More settings"):
-        st.radio("Optimizer", ["sgd", "momentum", "adam"], key="solver", horizontal=True, help=HELP["solver"])
-        st.radio("Activation", ["relu", "sigmoid", "tanh"], key="activation", horizontal=True,
-                 help=HELP["activation"])
-        st.radio("Learning-rate schedule", ["constant", "cosine"], key="lr_schedule", horizontal=True,
+        st.radio("Optimizer", CHOICES["solver"], key="solver", horizontal=True, help=HELP["solver"])
+        st.radio("Activation", CHOICES["activation"], key="activation", horizontal=True, help=HELP["activation"])
+        st.radio("Learning-rate schedule", CHOICES["lr_schedule"], key="lr_schedule", horizontal=True,
                  help=HELP["lr_schedule"])
         st.select_slider("L2 penalty (alpha)", ALPHAS, key="alpha", format_func=lambda a: f"{a:g}",
                          help=HELP["alpha"])
         st.slider("Dropout", 0.0, 0.6, step=0.05, key="dropout", help=HELP["dropout"])
-        st.radio("Initialisation", ["he", "glorot", "notebook"], key="init", horizontal=True, help=HELP["init"])
+        st.radio("Initialisation", CHOICES["init"], key="init", horizontal=True, help=HELP["init"])
         st.number_input("Random seed", 0, 2**31 - 1, key="random_state", help=HELP["random_state"])
         st.select_slider("Training images", SUBSETS, key="train_size", format_func=lambda n: f"{n:,}",
                          help=HELP["train_size"])
@@ -95,12 +97,24 @@ def settings_form():
 
 
 st.title("Train")
+problems = st.session_state.pop("query_problems", None)
+if problems:
+    st.warning("The link held values that are not allowed here, so their defaults are used: "
+               + ", ".join(problems))
 data = dataset()
 left, right = st.columns([1, 2.4], gap="large")
 with left:
     config = settings_form()
     st.session_state.train_settings = {key: st.session_state[key] for key in
                                        SETTINGS + [f"layer_{i}" for i in range(st.session_state.n_hidden)]}
+    # mirror the settings in the address bar, so that a copied link opens the same settings
+    shared = to_query(st.session_state.train_settings)
+    for key, value in shared.items():
+        st.query_params[key] = value
+    st.session_state.query_written = shared
+    with st.expander("Share these settings"):
+        st.caption("Anyone who opens this link gets the same settings (not your model).")
+        st.code(f"{(st.context.url or '').split('?')[0]}?{urlencode(shared)}", language=None)
 
 job = current_job()
 running = job is not None and job.alive
@@ -108,8 +122,9 @@ with right:
     n_train = config.train_size or len(data.y_train)
     sizes = [784, *config.hidden_layer_sizes, 10]
     n_params = count_params(sizes)
+    seconds = estimate_seconds(config, n_train)
     st.markdown(f"**Network** {' → '.join(map(str, sizes))} · **{n_params:,} parameters** · "
-                f"about **{estimate_seconds(config, n_train):.0f} s** to train on {n_train:,} images")
+                f"{'under **1 s**' if seconds < 1 else f'about **{seconds:.0f} s**'} to train on {n_train:,} images")
     b1, b2, b3, _ = st.columns([1, 1.3, 1, 1.5])
     if b1.button("Train", type="primary", disabled=running, key="train",
                  help="Start a new model with these settings"):
@@ -117,7 +132,8 @@ with right:
         st.rerun()  # redraw the buttons: Train and Continue greyed out, Stop live
     trainer = st.session_state.get("trainer")
     more = 1 if config.batch_size is None else max(1, config.max_iter // 2)
-    if b2.button(f"Continue +{more} {'iterations' if config.batch_size is None else 'epochs'}",
+    unit = "iteration" if config.batch_size is None else "epoch"
+    if b2.button(f"Continue +{more} {unit}{'s' if more > 1 else ''}",
                  disabled=running or trainer is None, key="continue",
                  help="Train the current model further, keeping its weights"):
         start_training(config, data, continue_epochs=more)

@@ -1,0 +1,91 @@
+"""A bounded history of training runs, to compare them and to bring one back as the current model."""
+import csv
+import io
+import json
+import threading
+from dataclasses import asdict, dataclass, field
+from itertools import count
+
+
+@dataclass
+class Run:
+    id: int
+    label: str                 # short, for legends: "#2 fast · lr 0.002"
+    dataset: str
+    config: dict               # TrainConfig.to_dict()
+    history: list              # Progress records
+    state: str                 # finished, stopped or diverged
+    n_params: int
+    model: object = field(repr=False, default=None)  # the MLP, or None once dropped to save memory
+
+    @property
+    def test_accuracy(self) -> float:
+        return self.history[-1].test_accuracy if self.history else float("nan")
+
+    @property
+    def seconds(self) -> float:
+        return self.history[-1].elapsed if self.history else 0.0
+
+    def summary(self) -> dict:
+        """One row of the runs table."""
+        c = self.config
+        return {"run": self.label, "test accuracy": self.test_accuracy, "epochs": round(self.history[-1].epoch, 2)
+                if self.history else 0, "seconds": round(self.seconds, 1), "parameters": self.n_params,
+                "layers": "-".join(map(str, [784, *c["hidden_layer_sizes"], 10])), "optimizer": c["solver"],
+                "learning rate": c["learning_rate_init"], "batch": c["batch_size"] or "full",
+                "state": self.state, "dataset": self.dataset}
+
+    def history_csv(self) -> str:
+        """The run's progress records as CSV, one row per record."""
+        out = io.StringIO()
+        rows = [asdict(p) for p in self.history]
+        writer = csv.DictWriter(out, fieldnames=list(rows[0]) if rows else ["step"])
+        writer.writeheader()
+        writer.writerows(rows)
+        return out.getvalue()
+
+    def config_json(self) -> str:
+        return json.dumps({"dataset": self.dataset, **self.config}, indent=2)
+
+
+class RunHistory:
+    """The runs of one user, newest last, bounded in count and in the memory their weights take.
+
+    Past ``max_runs`` the oldest run goes; past ``max_model_bytes`` the oldest runs keep their
+    curves but drop their weights. Safe to use from several threads.
+    """
+
+    def __init__(self, max_runs=20, max_model_bytes=64 * 2**20):
+        self.max_runs, self.max_model_bytes = max_runs, max_model_bytes
+        self._runs: list[Run] = []
+        self._ids = count(1)
+        self._lock = threading.Lock()
+
+    def add(self, dataset, config, history, state, model) -> Run:
+        with self._lock:
+            i = next(self._ids)
+            label = f"#{i} {' '.join(map(str, config['hidden_layer_sizes']))} · {config['solver']} · " \
+                    f"lr {config['learning_rate_init']:g}"
+            run = Run(i, label, dataset, dict(config), list(history), state, model.n_params, model)
+            self._runs.append(run)
+            del self._runs[:-self.max_runs]
+            used = 0
+            for r in reversed(self._runs):  # the newest keep their weights
+                if r.model is not None:
+                    used += r.model.params.nbytes
+                    if used > self.max_model_bytes and r is not run:
+                        r.model = None
+            return run
+
+    def remove(self, run_id):
+        with self._lock:
+            self._runs = [r for r in self._runs if r.id != run_id]
+
+    def get(self, run_id):
+        return next((r for r in self._runs if r.id == run_id), None)
+
+    def __iter__(self):
+        return iter(list(self._runs))
+
+    def __len__(self):
+        return len(self._runs)

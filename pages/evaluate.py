@@ -1,0 +1,72 @@
+"""Evaluate: how good is the current model on the test set, where does it fail, how robust is it."""
+import numpy as np
+import streamlit as st
+
+from mlp import analysis, figures
+from mlp.explore import upscale
+from mlp.metrics import log_loss, per_class_accuracy
+from pages.common import current_model, dataset, for_model
+
+st.title("Evaluate")
+data = dataset()
+model = current_model(data.name)
+if model is None:
+    st.info("No trained model for this data set yet: train one on the **Train** page first.")
+    st.page_link("pages/train.py", label="Go to Train", icon=":material/monitoring:")
+    st.stop()
+
+proba = for_model(model, "test_proba", lambda: analysis.predict_all(model, data.x_test))
+labels = data.y_test
+pred = proba.argmax(axis=1)
+C = analysis.confusion(proba, labels, len(data.classes))
+c1, c2, c3 = st.columns(3)
+c1.metric("Test accuracy", f"{np.mean(pred == labels):.2%}")
+c2.metric("Test loss", f"{log_loss(labels, proba):.4f}")
+c3.metric("Mistakes", f"{int(np.sum(pred != labels)):,} of {len(labels):,}")
+
+left, right = st.columns([1.1, 1], gap="large")
+with left:
+    st.subheader("Confusion matrix")
+    st.caption("Row: the true class; column: what the model said. Click a cell to see its images.")
+    event = st.plotly_chart(figures.confusion_heatmap(C, data.classes), on_select="rerun",
+                            selection_mode="points", key="confusion", width="stretch")
+with right:
+    st.subheader("Accuracy per class")
+    st.plotly_chart(figures.per_class_accuracy(per_class_accuracy(labels, pred, len(data.classes)),
+                                               data.classes), width="stretch")
+    names = list(range(len(data.classes)))
+    points = (event or {}).get("selection", {}).get("points", []) if event else []
+    if points:  # a clicked cell sets the two choices below
+        st.session_state.cell_true = data.classes.index(str(points[0]["y"]))
+        st.session_state.cell_pred = data.classes.index(str(points[0]["x"]))
+    st.session_state.setdefault("cell_true", 4)
+    st.session_state.setdefault("cell_pred", 9)
+    a, b = st.columns(2)
+    t = a.selectbox("True class", names, format_func=lambda i: data.classes[i], key="cell_true")
+    p = b.selectbox("Predicted as", names, format_func=lambda i: data.classes[i], key="cell_pred")
+    idx = analysis.cell_indices(proba, labels, t, p, limit=35)
+    st.markdown(f"**{int(C[t, p])} test images** of {data.classes[t]} predicted as {data.classes[p]}"
+                + (" (the most confident first)" if len(idx) else ""))
+    if len(idx):
+        st.image(list(upscale(data.x_test[idx], 2)), caption=[f"{proba[i, p]:.0%}" for i in idx], width=56)
+
+st.subheader("The most confident mistakes")
+wrong = analysis.confident_mistakes(proba, labels, limit=24)
+captions = []
+for i in wrong:
+    top = ", ".join(f"{data.classes[c]} {q:.0%}" for c, q in analysis.top_k(proba[i], 3))
+    captions.append(f"true {data.classes[labels[i]]} · {top}")
+st.image(list(upscale(data.x_test[wrong], 3)), caption=captions, width=112)
+
+st.subheader("Robustness")
+st.caption("Accuracy on 2,000 test images as they get noisier, turned or moved.")
+KINDS = {"noise": ("Noise (standard deviation)", 1.0, 0.05), "rotate": ("Rotation (degrees)", 90.0, 5.0),
+         "shift": ("Shift (pixels)", 8.0, 1.0)}
+a, b = st.columns([1, 2])
+kind = a.radio("Change", list(KINDS), format_func=lambda k: KINDS[k][0], key="robust_kind")
+label, top, step = KINDS[kind]
+limit = a.slider("Up to", step, top, top / 2, step=step, key=f"robust_max_{kind}")
+amounts = np.round(np.linspace(0, limit, 9), 3)
+curve = for_model(model, ("robust", kind, float(limit)),
+                  lambda: analysis.robustness(model, data.x_test[:2000], labels[:2000], kind, amounts))
+b.plotly_chart(figures.robustness_curve(amounts, curve, label), width="stretch")
