@@ -16,7 +16,6 @@ import threading
 import time
 
 import streamlit as st
-import streamlit.components.v1  # noqa: F401  (st.components.v1.html)
 
 from mlp import DatasetError, Trainer, load_dataset, preset
 from mlp.data import TITLES
@@ -32,14 +31,15 @@ def through_app():
     st.navigation once. Leave that mode, then load the same address again (query included), so
     that app.py (sidebar, router) runs first. Without a browser (AppTest), a rerun does it.
     """
-    from streamlit.runtime import Runtime
     from streamlit.runtime.pages_manager import PagesManager
+    from streamlit.runtime.scriptrunner import get_script_run_ctx
 
     if getattr(PagesManager, "uses_pages_directory", False):
         PagesManager.uses_pages_directory = False
-        if not Runtime.exists():
+        ctx = get_script_run_ctx()
+        if not (ctx and _session_active(ctx.session_id)):  # no browser to reload (AppTest)
             st.rerun()
-        st.components.v1.html("<script>window.parent.location.reload()</script>", height=0)
+        st.html("<script>window.location.reload()</script>", unsafe_allow_javascript=True)
         st.stop()
 
 
@@ -132,7 +132,8 @@ def _histories():
 def _session_active(session_id):
     from streamlit.runtime import Runtime
 
-    return Runtime.exists() and Runtime.instance().is_active_session(session_id)
+    # `is True`: under AppTest the runtime is a stand-in whose answers are never True
+    return Runtime.exists() and Runtime.instance().is_active_session(session_id) is True
 
 
 def run_history() -> RunHistory:

@@ -144,7 +144,7 @@ def test_learning_rate_and_full_batch(app):
     app.select_slider(key="batch_size").set_value("full batch").run()
     length = app.slider(key="max_iter")
     assert length.label == "Iterations" and length.max == 1000
-    assert app.button(key="continue").label == "Continue +1 iterations"
+    assert app.button(key="continue").label == "Continue +1 iteration"
     app.select_slider(key="batch_size").set_value(64).run()
     assert app.slider(key="max_iter").label == "Epochs" and app.slider(key="max_iter").max == 50
 
@@ -202,7 +202,7 @@ def test_training_a_tiny_model_to_the_end(app):
     assert "Model: trained, test accuracy" in app.sidebar.caption[0].value
 
     # one more epoch on the same weights
-    assert app.button(key="continue").label == "Continue +1 epochs"
+    assert app.button(key="continue").label == "Continue +1 epoch"
     app.button(key="continue").click().run()
     assert app.session_state["trainer"] is trainer
     assert wait_for_job(app).state == "finished"
