@@ -3,7 +3,7 @@
 Run from the project's root:
 
     .venv/bin/python benchmarks/bench_core.py                 # everything, about 2-4 minutes
-    .venv/bin/python benchmarks/bench_core.py --quick         # a rough pass, about a minute
+    .venv/bin/python benchmarks/bench_core.py --quick         # a rough pass, 1-2 minutes
     .venv/bin/python benchmarks/bench_core.py --only epoch    # one section (see --help)
 
 The machine is shared and has slow phases, so variants that are compared run interleaved
@@ -23,6 +23,7 @@ if any(name in os.environ for name in _BLAS_VARS):
     os.execv(sys.executable, [sys.executable, *sys.argv])
 
 import argparse  # noqa: E402
+import contextlib  # noqa: E402
 import cProfile  # noqa: E402
 import datetime  # noqa: E402
 import math  # noqa: E402
@@ -39,7 +40,7 @@ sys.path[:0] = [str(ROOT), str(ROOT / "benchmarks")]
 
 import notebook_reference  # noqa: E402
 from mlp import preprocess  # noqa: E402
-from mlp.data import ENV_DATA, load_dataset  # noqa: E402
+from mlp.data import ENV_DATA, DatasetError, load_dataset  # noqa: E402
 from mlp.model import MLP  # noqa: E402
 from mlp.train import Trainer, preset  # noqa: E402
 
@@ -57,7 +58,7 @@ TARGETS = {
 
 
 # ----------------------------------------------------------------------------
-# small helpers
+# formatting and machine information
 
 
 def med(xs):
@@ -129,8 +130,10 @@ def numpy_epoch(data, batch_size, seed, steps=None):
     """Train one epoch (or ``steps`` updates) with the fast preset; return training seconds."""
     cfg = preset("fast", batch_size=batch_size, max_iter=1, max_steps=steps, log_every=HUGE,
                  random_state=seed)
-    trainer = Trainer(cfg, data)
-    for _ in trainer.run():  # one record at the end; its evaluation is not in `elapsed`
+    # one record at the end: its evaluation is not in `elapsed`, and a one-image test set
+    # keeps it out of the wall time and the profile too
+    trainer = Trainer(cfg, (data[0], data[1], data[2][:1], data[3][:1]))
+    for _ in trainer.run():
         pass
     return trainer.elapsed
 
@@ -147,7 +150,7 @@ def torch_epoch(torch, data, batch_size, seed, steps=None):
     y = np.asarray(data[1], dtype=np.int64)
     n = len(y)
     total = math.ceil(n / batch_size)
-    steps = steps or total
+    steps = min(steps or total, total)
     rng = np.random.default_rng(seed)
     loss_sum, correct = 0.0, 0
     t0 = time.perf_counter()
@@ -170,45 +173,71 @@ def torch_epoch(torch, data, batch_size, seed, steps=None):
     return time.perf_counter() - t0
 
 
+def blas_limit(n):
+    """A context that limits the BLAS thread pool to ``n`` threads (None: leave it alone)."""
+    if n is None:
+        return contextlib.nullcontext()
+    from threadpoolctl import threadpool_limits
+    return threadpool_limits(limits=n, user_api="blas")
+
+
+def have_threadpoolctl():
+    try:
+        import threadpoolctl  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
 def bench_epoch(data, args, torch):
     heading("1. seconds per epoch, [784, 128, 64, 10], fast preset (Adam, cosine), 60,000 images")
     print("training time of one epoch (Trainer.run, no evaluation inside); median (min-max) over "
-          f"{args.repeats} repeats, batch sizes interleaved")
+          f"{args.repeats} repeats; batch sizes and variants interleaved")
+    variants = {"numpy": lambda bs, seed, steps=None: numpy_epoch(data, bs, seed, steps)}
+    if have_threadpoolctl() and args.blas_threads != 1:
+        def one_thread(bs, seed, steps=None):
+            with blas_limit(1):
+                return numpy_epoch(data, bs, seed, steps)
+        variants["numpy-1t"] = one_thread  # the same code with the BLAS pool limited to 1 thread
     if torch is None:
         print("PyTorch not installed: skipped")
+    else:
+        variants["torch"] = lambda bs, seed, steps=None: torch_epoch(torch, data, bs, seed, steps)
+    names = list(variants)
     warm = 50 if args.quick else 200
     for bs in BATCH_SIZES:  # warm up allocators, caches and thread pools
-        numpy_epoch(data, bs, 0, steps=warm)
-        if torch is not None:
-            torch_epoch(torch, data, bs, 0, steps=warm)
-    times = {("numpy", bs): [] for bs in BATCH_SIZES}
-    if torch is not None:
-        times.update({("torch", bs): [] for bs in BATCH_SIZES})
+        for name in names:
+            variants[name](bs, 0, warm)
+    times = {(name, bs): [] for bs in BATCH_SIZES for name in names}
     for r in range(args.repeats):
         for bs in BATCH_SIZES:
-            order = ("numpy", "torch") if r % 2 == 0 else ("torch", "numpy")  # A B, then B A
-            for lib in order:
-                if lib == "numpy":
-                    times["numpy", bs].append(numpy_epoch(data, bs, r))
-                elif torch is not None:
-                    times["torch", bs].append(torch_epoch(torch, data, bs, r))
+            k = r % len(names)  # rotate the order from repeat to repeat: A B C, B C A, ...
+            for name in names[k:] + names[:k]:
+                times[name, bs].append(variants[name](bs, r))
         print(f"  repeat {r + 1}: " + "  ".join(
-            f"{lib}@{bs} {ts[-1]:.3f}s" for (lib, bs), ts in times.items()), flush=True)
+            f"{name}@{bs} {ts[-1]:.3f}s" for (name, bs), ts in times.items()), flush=True)
     print()
-    header = f"{'batch':>6} {'steps':>6} {'numpy s/epoch':>22}"
-    if torch is not None:
-        header += f" {'torch s/epoch':>22} {'numpy/torch':>12}"
+
+    def paired(a, b):  # median of per-repeat ratios: both runs of a pair share a slow phase
+        return med([x / y for x, y in zip(a, b)])
+
+    header = f"{'batch':>6} {'steps':>6}" + "".join(f" {name + ' s/epoch':>24}" for name in names)
+    if "numpy-1t" in names:
+        header += f" {'numpy/numpy-1t':>15}"
+    if "torch" in names:
+        header += f" {'numpy/torch':>12}"
     print(header)
     results = {}
     for bs in BATCH_SIZES:
-        npt = times["numpy", bs]
-        line = f"{bs:>6} {math.ceil(len(data[1]) / bs):>6} {spread(npt):>22}"
-        results[bs] = {"numpy": med(npt)}
-        if torch is not None:
-            tt = times["torch", bs]
-            ratio = med([a / b for a, b in zip(npt, tt)])  # paired: same slow phase for both
-            line += f" {spread(tt):>22} {ratio:>12.2f}"
-            results[bs].update(torch=med(tt), ratio=ratio)
+        line = f"{bs:>6} {math.ceil(len(data[1]) / bs):>6}"
+        line += "".join(f" {spread(times[name, bs]):>24}" for name in names)
+        results[bs] = {name: med(times[name, bs]) for name in names}
+        if "numpy-1t" in names:
+            results[bs]["ratio_1t"] = paired(times["numpy", bs], times["numpy-1t", bs])
+            line += f" {results[bs]['ratio_1t']:>15.2f}"
+        if "torch" in names:
+            results[bs]["ratio"] = paired(times["numpy", bs], times["torch", bs])
+            line += f" {results[bs]['ratio']:>12.2f}"
         print(line)
     r128 = results[128]
     verdict = f"target: {TARGETS['epoch']} -> batch 128: {r128['numpy']:.3f} s"
@@ -260,8 +289,9 @@ def bench_accuracy(data, args):
             continue
         train_s, wall_s, epochs = zip(*hits)
         results[t] = med(train_s)
-        print(f"{t:.1%}: reached in {len(hits)}/{len(seeds)} runs; training {spread(train_s, fmt='{:.2f}')} s, "
-              f"wall {spread(wall_s, fmt='{:.2f}')} s, epochs {spread(epochs, fmt='{:.2f}')}")
+        two = "{:.2f}"
+        print(f"{t:.1%}: reached in {len(hits)}/{len(seeds)} runs; training {spread(train_s, fmt=two)} s, "
+              f"wall {spread(wall_s, fmt=two)} s, epochs {spread(epochs, fmt=two)}")
     got = results.get(0.975)
     print(f"target: {TARGETS['accuracy']} -> "
           + ("not reached" if got is None else f"{got:.2f} s" + (" (met)" if got < 5 else " (missed)")))
@@ -305,7 +335,8 @@ def bench_notebook(data, args):
     print(f"notebook preset (float32): {spread(ours)} s/iteration")
     print(f"original (float64):        {spread(theirs)} s/iteration")
     print(f"speed-up (original / preset, paired): {ratio:.2f}x")
-    print(f"sanity: training accuracy after {trainer.step} iterations {trainer.history[-1].train_accuracy:.1%} (preset) "
+    ours_acc = trainer.history[-1].train_accuracy
+    print(f"sanity: training accuracy after {trainer.step} iterations {ours_acc:.1%} (preset) "
           f"vs after {it} iterations {ref_acc:.1%} (original); different random draws")
     print(f"target: {TARGETS['notebook']} -> {ratio:.2f}x" + (" (met)" if ratio >= 3 else " (missed)"))
     return {"preset": med(ours), "original": med(theirs), "ratio": ratio}
@@ -400,11 +431,16 @@ def main(argv=None):
                          "beside the project, else the usual cache or download)")
     ap.add_argument("--only", choices=SECTIONS, default=None,
                     help="run one section: " + ", ".join(SECTIONS) + " (profile runs only when named)")
+    ap.add_argument("--blas-threads", type=int, default=None,
+                    help="limit the BLAS thread pool to this many threads for the whole run "
+                         "(default: numpy's own choice; needs threadpoolctl)")
     args = ap.parse_args(argv)
     if args.repeats is None:
         args.repeats = 2 if args.quick else 5
     if args.repeats < 1:
         ap.error("--repeats must be at least 1")
+    if args.blas_threads is not None and not have_threadpoolctl():
+        ap.error("--blas-threads needs threadpoolctl (pip install threadpoolctl)")
     sections = [args.only] if args.only else list(DEFAULT_SECTIONS)
 
     data_dir = args.data_dir or os.environ.get(ENV_DATA)
@@ -414,14 +450,20 @@ def main(argv=None):
 
     print("MNIST Playground core benchmark")
     print_machine(torch)
-    data = load_dataset("mnist", data_dir)
+    try:
+        data = load_dataset("mnist", data_dir)
+    except DatasetError as e:
+        sys.exit(f"cannot load MNIST: {e}")
     print(f"data: MNIST from {data_dir or 'the cache'}: {len(data[1])} training, {len(data[3])} test images")
     started = time.perf_counter()
     run = {"epoch": lambda: bench_epoch(data, args, torch), "accuracy": lambda: bench_accuracy(data, args),
            "notebook": lambda: bench_notebook(data, args), "latency": lambda: bench_latency(data, args),
            "profile": lambda: bench_profile(data, args)}
-    for name in sections:
-        run[name]()
+    with blas_limit(args.blas_threads):
+        if args.blas_threads is not None:
+            print(f"BLAS thread pool limited to {args.blas_threads} for this run: " + "; ".join(blas_info()))
+        for name in sections:
+            run[name]()
     heading("done")
     print(f"total {time.perf_counter() - started:.0f} s; load average now "
           + " ".join(f"{x:.2f}" for x in os.getloadavg()))
