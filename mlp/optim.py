@@ -2,6 +2,8 @@
 
 Each works on the model's flat parameter vector, in place.
 """
+import math
+
 import numpy as np
 
 
@@ -25,32 +27,38 @@ class SGD:
 
 
 class Adam:
-    """Adam (Kingma & Ba, 2015) with bias-corrected moment estimates."""
+    """Adam (Kingma & Ba, 2015) with bias-corrected moment estimates.
+
+    The moments are kept without their (1 - beta) factors, M = m / (1 - b1) and V = v / (1 - b2),
+    which saves two of the ten passes over the weights in each step; the constant factors move
+    into the step size and epsilon instead.
+    """
 
     def __init__(self, params, beta1=0.9, beta2=0.999, epsilon=1e-8):
         self.params = params
         self.beta1, self.beta2, self.epsilon = beta1, beta2, epsilon
         self.t = 0
-        self.m = np.zeros_like(params)
-        self.v = np.zeros_like(params)
+        self.M = np.zeros_like(params)
+        self.V = np.zeros_like(params)
 
     def step(self, grad, lr):
         """Update the parameters with ``grad`` (which is used as scratch space)."""
-        b1, b2, m, v = self.beta1, self.beta2, self.m, self.v
+        b1, b2, M, V = self.beta1, self.beta2, self.M, self.V
         self.t += 1
-        m *= b1
-        m += (1 - b1) * grad  # m = b1 m + (1 - b1) g
-        v *= b2
+        M *= b1
+        M += grad  # M = b1 M + g, so m = b1 m + (1 - b1) g with m = (1 - b1) M
         np.square(grad, out=grad)
-        grad *= 1 - b2
-        v += grad  # v = b2 v + (1 - b2) g^2
-        # both bias corrections folded into the step size: lr_t = lr sqrt(1 - b2^t) / (1 - b1^t)
-        lr_t = lr * np.sqrt(1 - b2**self.t) / (1 - b1**self.t)
-        np.sqrt(v, out=grad)
-        grad += self.epsilon
-        np.divide(m, grad, out=grad)
-        grad *= lr_t
-        self.params -= grad  # p -= lr_t m / (sqrt(v) + eps)
+        V *= b2
+        V += grad  # V = b2 V + g^2, so v = b2 v + (1 - b2) g^2 with v = (1 - b2) V
+        # p -= lr_t m / (sqrt(v) + eps) with lr_t = lr sqrt(1 - b2^t) / (1 - b1^t) (bias corrections)
+        #    = c M / (sqrt(V) + eps / sqrt(1 - b2)) with c = lr_t (1 - b1) / sqrt(1 - b2)
+        # (math.sqrt, not np.sqrt: a Python float keeps the float32 arithmetic in float32)
+        lr_t = lr * math.sqrt(1 - b2**self.t) / (1 - b1**self.t)
+        np.sqrt(V, out=grad)
+        grad += self.epsilon / math.sqrt(1 - b2)
+        np.divide(M, grad, out=grad)
+        grad *= lr_t * (1 - b1) / math.sqrt(1 - b2)
+        self.params -= grad
 
 
 def make_optimizer(name, params, momentum=0.9):

@@ -16,6 +16,7 @@ import threading
 import time
 
 import streamlit as st
+from threadpoolctl import threadpool_limits
 
 from mlp import DatasetError, Trainer, load_dataset, preset
 from mlp.data import TITLES
@@ -80,7 +81,14 @@ def dataset(stop_on_error=True):
 
 @st.cache_resource
 def training_slots():
-    """One limit per server on how many sessions train at once."""
+    """One limit per server on how many sessions train at once.
+
+    Also bound the BLAS thread pool (process-wide) to MNIST_PLAYGROUND_BLAS_THREADS, default 1:
+    with a web server, its sessions and other jobs on the same cores, OpenBLAS's spinning worker
+    threads made mini-batch epochs 3 to 10 times slower, while one thread costs 0-20 % on an idle
+    machine (benchmarks/README.md).
+    """
+    threadpool_limits(int(os.environ.get("MNIST_PLAYGROUND_BLAS_THREADS", 1)), user_api="blas")
     return Slots(int(os.environ.get("MNIST_PLAYGROUND_MAX_JOBS", max(1, (os.cpu_count() or 2) // 2))))
 
 
