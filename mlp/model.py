@@ -234,7 +234,14 @@ class MLP:
             with np.load(source, allow_pickle=False) as f:
                 meta = json.loads(str(f["meta"]))
                 arrays = {k: f[k] for k in f.files if k != "meta"}
-            model = cls(meta["layer_sizes"], meta["activation"], dropout=meta.get("dropout", 0.0))
+            sizes = [int(n) for n in meta["layer_sizes"]]
+            for i, (n_in, n_out) in enumerate(zip(sizes[:-1], sizes[1:])):  # before allocating anything
+                for name, shape in ((f"W{i}", (n_in, n_out)), (f"b{i}", (n_out,))):
+                    got = arrays.get(name)
+                    if got is None or got.shape != shape:
+                        found = None if got is None else got.shape
+                        raise ModelFileError(f"{name} should be a float array of shape {shape}, found {found}")
+            model = cls(sizes, meta["activation"], dropout=meta.get("dropout", 0.0))
         except ModelFileError:
             raise
         except Exception as e:  # zip, json, key, pickle or value errors all mean a bad file

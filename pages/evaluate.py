@@ -1,5 +1,6 @@
 """Evaluate: how good is the current model on the test set, where does it fail, how robust is it."""
 import numpy as np
+import plotly.graph_objects as go
 import streamlit as st
 
 from mlp import analysis, figures
@@ -28,15 +29,27 @@ left, right = st.columns([1.1, 1], gap="large")
 with left:
     st.subheader("Confusion matrix")
     st.caption("Row: the true class; column: what the model said. Click a cell to see its images.")
-    event = st.plotly_chart(figures.confusion_heatmap(C, data.classes), on_select="rerun",
-                            selection_mode="points", key="confusion", width="stretch")
+    heatmap = figures.confusion_heatmap(C, data.classes)
+    # Streamlit selects no heatmap cell on a click: an invisible square on each cell takes the click
+    cells = [str(c) for c in data.classes]
+    heatmap.add_trace(go.Scatter(x=cells * len(cells), y=[c for c in cells for _ in cells],
+                                 customdata=C.ravel(), hovertemplate=heatmap.data[0].hovertemplate,
+                                 mode="markers", marker=dict(symbol="square", size=30, opacity=0),
+                                 showlegend=False))
+    heatmap.update_traces(hoverinfo="skip", hovertemplate=None, selector=dict(type="heatmap"))
+    heatmap.update_layout(xaxis_range=[-0.5, len(cells) - 0.5], yaxis_range=[len(cells) - 0.5, -0.5])
+    event = st.plotly_chart(heatmap, on_select="rerun", selection_mode="points", key="confusion",
+                            width="stretch")
 with right:
     st.subheader("Accuracy per class")
     st.plotly_chart(figures.per_class_accuracy(per_class_accuracy(labels, pred, len(data.classes)),
                                                data.classes), width="stretch")
     names = list(range(len(data.classes)))
     points = (event or {}).get("selection", {}).get("points", []) if event else []
-    if points:  # a clicked cell sets the two choices below
+    if not points:
+        st.session_state.pop("cell_clicked", None)
+    elif points != st.session_state.get("cell_clicked"):  # a new click sets the two choices below, once
+        st.session_state.cell_clicked = points
         st.session_state.cell_true = data.classes.index(str(points[0]["y"]))
         st.session_state.cell_pred = data.classes.index(str(points[0]["x"]))
     st.session_state.setdefault("cell_true", 4)
@@ -45,7 +58,8 @@ with right:
     t = a.selectbox("True class", names, format_func=lambda i: data.classes[i], key="cell_true")
     p = b.selectbox("Predicted as", names, format_func=lambda i: data.classes[i], key="cell_pred")
     idx = analysis.cell_indices(proba, labels, t, p, limit=35)
-    st.markdown(f"**{int(C[t, p])} test images** of {data.classes[t]} predicted as {data.classes[p]}"
+    n = int(C[t, p])
+    st.markdown(f"**{n} test image{'' if n == 1 else 's'}** of {data.classes[t]} predicted as {data.classes[p]}"
                 + (" (the most confident first)" if len(idx) else ""))
     if len(idx):
         st.image(list(upscale(data.x_test[idx], 2)), caption=[f"{proba[i, p]:.0%}" for i in idx], width=56)
@@ -66,7 +80,8 @@ a, b = st.columns([1, 2])
 kind = a.radio("Change", list(KINDS), format_func=lambda k: KINDS[k][0], key="robust_kind")
 label, top, step = KINDS[kind]
 limit = a.slider("Up to", step, top, top / 2, step=step, key=f"robust_max_{kind}")
-amounts = np.round(np.linspace(0, limit, 9), 3)
+# images move by whole pixels: a point for each, none in between
+amounts = np.arange(int(limit) + 1.0) if kind == "shift" else np.round(np.linspace(0, limit, 9), 3)
 curve = for_model(model, ("robust", kind, float(limit)),
                   lambda: analysis.robustness(model, data.x_test[:2000], labels[:2000], kind, amounts))
 b.plotly_chart(figures.robustness_curve(amounts, curve, label), width="stretch")

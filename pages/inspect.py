@@ -18,8 +18,9 @@ st.subheader("What the first layer looks for")
 st.caption(f"Each square is one of the {model.layer_sizes[1]} neurons of the first hidden layer: its 784 "
            "weights laid out as the 28 × 28 image they multiply. Red pixels push the neuron up, blue "
            "ones push it down.")
-n_show = st.select_slider("Neurons shown", [16, 32, 64, 128], value=min(32, model.layer_sizes[1]),
-                          key="inspect_units")
+units = model.layer_sizes[1]
+n_show = st.select_slider("Neurons shown", sorted({min(n, units) for n in (16, 32, 64, 128)}),
+                          value=min(32, units), key="inspect_units")
 weights = analysis.first_layer_images(model)[:n_show]
 st.plotly_chart(figures.image_grid(weights, cols=16), width="stretch")
 

@@ -48,12 +48,15 @@ for key, value in st.session_state.get("train_settings", {}).items():
 if "n_hidden" not in st.session_state:
     st.session_state.preset = "fast"
     apply_preset()
-# a shared link: its query parameters set the widgets, unless they are the ones this page wrote itself
-query = {k: v for k, v in st.query_params.to_dict().items() if k != "sid"}
-if query and query != st.session_state.get("query_written"):
-    values, problems = from_query(query)
-    st.session_state.update(values)
-    st.session_state.query_problems = problems
+# a shared link: its query parameters set the widgets, once per tab (later, the address only
+# echoes what this page wrote, and a quick rerun may still carry an older echo)
+if "link_applied" not in st.session_state:
+    st.session_state.link_applied = True
+    query = {k: v for k, v in st.query_params.to_dict().items() if k != "sid"}
+    if query:
+        values, problems = from_query(query)
+        st.session_state.update(values)
+        st.session_state.query_problems = problems
 
 
 def settings_form():
@@ -111,7 +114,6 @@ with left:
     shared = to_query(st.session_state.train_settings)
     for key, value in shared.items():
         st.query_params[key] = value
-    st.session_state.query_written = shared
     with st.expander("Share these settings"):
         st.caption("Anyone who opens this link gets the same settings (not your model).")
         st.code(f"{(st.context.url or '').split('?')[0]}?{urlencode(shared)}", language=None)

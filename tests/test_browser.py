@@ -71,7 +71,7 @@ def open_app(page, server):
 
 def go_to(page, title, url_path, heading=None):
     page.get_by_test_id("stSidebarNav").get_by_role("link", name=title).click()
-    expect(page).to_have_url(re.compile(rf"/{url_path}$"))
+    expect(page).to_have_url(re.compile(rf"/{url_path}(\?.*)?$"))
     expect(main(page).get_by_role("heading", name=heading or title, exact=True)).to_be_visible()
 
 

@@ -1,0 +1,205 @@
+"""mlp.runs: the bounded history of training runs kept for the Compare runs page."""
+import csv
+import io
+import json
+import threading
+
+import pytest
+
+from mlp import MLP, Progress, Trainer, preset
+from mlp.runs import Run, RunHistory
+
+
+def progress(step, acc=0.9, epoch=None):
+    return Progress(step=step, epoch=step / 4 if epoch is None else epoch, train_accuracy=acc - 0.01,
+                    test_accuracy=acc, loss=0.5 / step, test_loss=0.6 / step,
+                    samples_per_second=1000.0 * step, elapsed=0.25 * step, lr=0.002)
+
+
+def config(hidden=(128, 64), solver="adam", lr=0.002, batch=128):
+    return preset("fast", hidden_layer_sizes=hidden, solver=solver, learning_rate_init=lr,
+                  batch_size=batch).to_dict()
+
+
+def model(hidden=(16,)):
+    return MLP([784, *hidden, 10], random_state=0)
+
+
+def add(runs, lr=0.002, hidden=(16,), steps=3, state="finished", dataset="mnist"):
+    history = [progress(s + 1) for s in range(steps)]
+    return runs.add(dataset, config(hidden, lr=lr), history, state, model(hidden))
+
+
+def test_add_get_iterate_and_remove():
+    runs = RunHistory()
+    assert len(runs) == 0 and list(runs) == [] and runs.get(1) is None
+    a = add(runs, lr=0.002)
+    b = add(runs, lr=0.01, hidden=(32, 16))
+    c = add(runs, lr=0.05)
+    assert len(runs) == 3
+    assert [r.id for r in runs] == [1, 2, 3]
+    assert list(runs) == [a, b, c]
+    assert runs.get(2) is b and runs.get(4) is None
+    assert b.label == "#2 32 16 · adam · lr 0.01"
+    assert a.label == "#1 16 · adam · lr 0.002"
+    assert b.n_params == model((32, 16)).n_params and isinstance(b.model, MLP)
+    runs.remove(2)
+    assert [r.id for r in runs] == [1, 3] and runs.get(2) is None and len(runs) == 2
+    runs.remove(99)  # not there: nothing happens
+    assert len(runs) == 2
+    d = add(runs)
+    assert d.id == 4  # ids are never reused
+    assert [r.id for r in runs] == [1, 3, 4]
+
+
+def test_iterating_is_safe_while_runs_change():
+    runs = RunHistory()
+    for _ in range(3):
+        add(runs)
+    seen = []
+    for r in runs:
+        seen.append(r.id)
+        runs.remove(r.id)
+        add(runs)
+    assert seen == [1, 2, 3] and [r.id for r in runs] == [4, 5, 6]
+
+
+def test_the_runs_keep_copies_of_the_config_and_history():
+    runs = RunHistory()
+    cfg, hist = config(), [progress(1), progress(2)]
+    run = runs.add("mnist", cfg, hist, "finished", model())
+    cfg["solver"] = "sgd"
+    hist.append(progress(3))
+    assert run.config["solver"] == "adam" and len(run.history) == 2
+
+
+def test_past_max_runs_the_oldest_go():
+    runs = RunHistory(max_runs=3)
+    for lr in (0.001, 0.002, 0.005, 0.01, 0.02):
+        add(runs, lr=lr)
+    assert len(runs) == 3
+    assert [r.id for r in runs] == [3, 4, 5]
+    assert [r.config["learning_rate_init"] for r in runs] == [0.005, 0.01, 0.02]
+    assert runs.get(1) is None and runs.get(2) is None
+
+
+def test_past_max_model_bytes_the_oldest_drop_their_weights_but_keep_their_curves():
+    size = model().params.nbytes
+    runs = RunHistory(max_model_bytes=int(2.5 * size))
+    for steps in (2, 3, 4, 5):
+        add(runs, steps=steps)
+    assert [r.model is not None for r in runs] == [False, False, True, True]
+    assert [len(r.history) for r in runs] == [2, 3, 4, 5]  # the curves stay
+    assert [r.n_params for r in runs] == [model().n_params] * 4
+    dropped = runs.get(1)
+    assert dropped.summary()["parameters"] == model().n_params and dropped.test_accuracy == 0.9
+    assert sum(r.model.params.nbytes for r in runs if r.model is not None) <= 2.5 * size
+
+
+def test_the_newest_run_keeps_its_weights_even_when_they_alone_are_too_big():
+    runs = RunHistory(max_model_bytes=1)
+    first = add(runs)
+    assert first.model is not None
+    second = add(runs)
+    assert second.model is not None and first.model is None
+    big = add(runs, hidden=(256, 128))
+    assert big.model is not None and second.model is None
+
+
+def test_a_big_new_run_pushes_out_the_weights_of_older_ones():
+    small = model().params.nbytes
+    runs = RunHistory(max_model_bytes=3 * small)
+    add(runs)
+    add(runs)
+    assert all(r.model is not None for r in runs)
+    add(runs, hidden=(64,))  # alone bigger than the two small ones together
+    assert [r.model is not None for r in runs] == [False, False, True]
+
+
+def test_summary_row():
+    runs = RunHistory()
+    run = runs.add("fashion-mnist", config((256, 32), solver="momentum", lr=0.01, batch=None),
+                   [progress(1, 0.7), progress(2, 0.8, epoch=2.0)], "stopped", model((256, 32)))
+    row = run.summary()
+    assert row == {"run": "#1 256 32 · momentum · lr 0.01", "test accuracy": 0.8, "epochs": 2.0,
+                   "seconds": 0.5, "parameters": model((256, 32)).n_params, "layers": "784-256-32-10",
+                   "optimizer": "momentum", "learning rate": 0.01, "batch": "full", "state": "stopped",
+                   "dataset": "fashion-mnist"}
+    assert run.test_accuracy == 0.8 and run.seconds == 0.5
+    assert add(runs).summary()["batch"] == 128
+
+
+def test_a_run_without_history():
+    run = Run(1, "#1", "mnist", config(), [], "stopped", 10)
+    assert run.test_accuracy != run.test_accuracy  # NaN
+    assert run.seconds == 0.0 and run.summary()["epochs"] == 0
+    assert list(csv.reader(io.StringIO(run.history_csv()))) == [["step"]]
+
+
+def test_history_csv_has_one_row_per_record():
+    runs = RunHistory()
+    run = add(runs, steps=6)
+    rows = list(csv.DictReader(io.StringIO(run.history_csv())))
+    assert len(rows) == 6
+    assert list(rows[0]) == ["step", "epoch", "train_accuracy", "test_accuracy", "loss", "test_loss",
+                             "samples_per_second", "elapsed", "lr"]
+    for row, p in zip(rows, run.history):
+        assert int(row["step"]) == p.step
+        assert float(row["loss"]) == p.loss and float(row["test_accuracy"]) == p.test_accuracy
+        assert float(row["epoch"]) == p.epoch
+
+
+def test_config_json_holds_the_data_set_and_the_settings():
+    runs = RunHistory()
+    run = runs.add("fashion-mnist", config((96,), lr=0.005), [progress(1)], "finished", model((96,)))
+    parsed = json.loads(run.config_json())
+    assert parsed["dataset"] == "fashion-mnist"
+    assert parsed["hidden_layer_sizes"] == [96] and parsed["learning_rate_init"] == 0.005
+    assert {k: v for k, v in parsed.items() if k != "dataset"} == run.config
+
+
+def test_a_real_run(mnist):
+    trainer = Trainer(preset("fast", train_size=1000, max_iter=1), mnist)
+    for _ in trainer.run():
+        pass
+    runs = RunHistory()
+    run = runs.add(mnist.name, trainer.config.to_dict(), trainer.history, "finished", trainer.snapshot)
+    assert run.test_accuracy == trainer.history[-1].test_accuracy
+    assert run.n_params == 109_386 and run.model is trainer.snapshot
+    assert len(list(csv.DictReader(io.StringIO(run.history_csv())))) == len(trainer.history) == 4
+    assert json.loads(run.config_json())["train_size"] == 1000
+
+
+def test_adding_from_several_threads_loses_nothing():
+    runs = RunHistory(max_runs=1000, max_model_bytes=10 * model().params.nbytes)
+    shared = model()
+    barrier = threading.Barrier(8)
+    errors = []
+
+    def work():
+        try:
+            barrier.wait()
+            for _ in range(25):
+                runs.add("mnist", config(), [progress(1)], "finished", shared)
+                len(runs), list(runs)
+        except Exception as e:  # noqa: BLE001 - checked below
+            errors.append(e)
+
+    threads = [threading.Thread(target=work) for _ in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(30)
+    assert not errors
+    assert len(runs) == 200
+    assert sorted(r.id for r in runs) == list(range(1, 201))
+    assert [r.id for r in runs] == sorted(r.id for r in runs)  # newest last
+    assert sum(r.model is not None for r in runs) == 10
+
+
+@pytest.mark.parametrize("max_runs", [1, 2])
+def test_small_limits(max_runs):
+    runs = RunHistory(max_runs=max_runs)
+    for _ in range(4):
+        add(runs)
+    assert [r.id for r in runs] == list(range(5 - max_runs, 5))
