@@ -59,15 +59,23 @@ def per_class_accuracy(acc, classes):
 
 
 def confusion_heatmap(C, classes):
-    """The confusion matrix, true class down, predicted class across; the diagonal is dimmed on a log scale."""
+    """The confusion matrix, true class down, predicted class across; the diagonal is dimmed on a log scale.
+
+    Streamlit selects no heatmap cell on a click, so an invisible square on each cell takes the
+    click (and the hover text); its points carry x = predicted and y = true class.
+    """
     C = np.asarray(C)
     names = [str(c) for c in classes]
-    fig = go.Figure(go.Heatmap(z=np.log10(C + 1), x=names, y=names, customdata=C, text=C,
-                               texttemplate="%{text}", colorscale="Blues", showscale=False,
-                               hovertemplate="true %{y}, predicted %{x}: %{customdata} images<extra></extra>"))
+    hover = "true %{y}, predicted %{x}: %{customdata} images<extra></extra>"
+    heat = go.Heatmap(z=np.log10(C + 1), x=names, y=names, customdata=C, text=C, texttemplate="%{text}",
+                      colorscale="Blues", showscale=False, hoverinfo="skip")
+    cells = go.Scatter(x=names * len(names), y=[c for c in names for _ in names], customdata=C.ravel(),
+                       hovertemplate=hover, mode="markers", showlegend=False,
+                       marker=dict(symbol="square", size=30, opacity=0))
+    fig = go.Figure([heat, cells])
     fig.update_layout(height=520, margin=dict(l=10, r=10, t=10, b=10),
-                      xaxis=dict(title="predicted", type="category", side="top"),
-                      yaxis=dict(title="true", type="category", autorange="reversed"))
+                      xaxis=dict(title="predicted", type="category", side="top", range=[-0.5, len(names) - 0.5]),
+                      yaxis=dict(title="true", type="category", range=[len(names) - 0.5, -0.5]))
     return fig
 
 

@@ -109,6 +109,16 @@ def current_model(name=None):
     return trainer.snapshot
 
 
+def require_model(data):
+    """Return the current model for ``data``, or point to the Train page and stop the page."""
+    model = current_model(data.name)
+    if model is None:
+        st.info("No trained model for this data set yet: train one on the **Train** page first.")
+        st.page_link("pages/train.py", label="Go to Train", icon=":material/monitoring:")
+        st.stop()
+    return model
+
+
 def set_current_model(model, dataset_name, label):
     """Make a run's or an uploaded model the current one (until the next training starts)."""
     st.session_state.loaded = (model, dataset_name, label)

@@ -1,20 +1,15 @@
 """Evaluate: how good is the current model on the test set, where does it fail, how robust is it."""
 import numpy as np
-import plotly.graph_objects as go
 import streamlit as st
 
 from mlp import analysis, figures
 from mlp.explore import upscale
 from mlp.metrics import log_loss, per_class_accuracy
-from pages.common import current_model, dataset, for_model
+from pages.common import dataset, for_model, require_model
 
 st.title("Evaluate")
 data = dataset()
-model = current_model(data.name)
-if model is None:
-    st.info("No trained model for this data set yet: train one on the **Train** page first.")
-    st.page_link("pages/train.py", label="Go to Train", icon=":material/monitoring:")
-    st.stop()
+model = require_model(data)
 
 proba = for_model(model, "test_proba", lambda: analysis.predict_all(model, data.x_test))
 labels = data.y_test
@@ -29,17 +24,8 @@ left, right = st.columns([1.1, 1], gap="large")
 with left:
     st.subheader("Confusion matrix")
     st.caption("Row: the true class; column: what the model said. Click a cell to see its images.")
-    heatmap = figures.confusion_heatmap(C, data.classes)
-    # Streamlit selects no heatmap cell on a click: an invisible square on each cell takes the click
-    cells = [str(c) for c in data.classes]
-    heatmap.add_trace(go.Scatter(x=cells * len(cells), y=[c for c in cells for _ in cells],
-                                 customdata=C.ravel(), hovertemplate=heatmap.data[0].hovertemplate,
-                                 mode="markers", marker=dict(symbol="square", size=30, opacity=0),
-                                 showlegend=False))
-    heatmap.update_traces(hoverinfo="skip", hovertemplate=None, selector=dict(type="heatmap"))
-    heatmap.update_layout(xaxis_range=[-0.5, len(cells) - 0.5], yaxis_range=[len(cells) - 0.5, -0.5])
-    event = st.plotly_chart(heatmap, on_select="rerun", selection_mode="points", key="confusion",
-                            width="stretch")
+    event = st.plotly_chart(figures.confusion_heatmap(C, data.classes), on_select="rerun",
+                            selection_mode="points", key="confusion", width="stretch")
 with right:
     st.subheader("Accuracy per class")
     st.plotly_chart(figures.per_class_accuracy(per_class_accuracy(labels, pred, len(data.classes)),

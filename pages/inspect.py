@@ -4,15 +4,11 @@ import streamlit as st
 
 from mlp import analysis, figures
 from mlp.preprocess import to_float
-from pages.common import current_model, dataset, for_model
+from pages.common import dataset, for_model, require_model
 
 st.title("Inspect")
 data = dataset()
-model = current_model(data.name)
-if model is None:
-    st.info("No trained model for this data set yet: train one on the **Train** page first.")
-    st.page_link("pages/train.py", label="Go to Train", icon=":material/monitoring:")
-    st.stop()
+model = require_model(data)
 
 st.subheader("What the first layer looks for")
 st.caption(f"Each square is one of the {model.layer_sizes[1]} neurons of the first hidden layer: its 784 "
