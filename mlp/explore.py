@@ -4,6 +4,7 @@ Pure NumPy on the read-only uint8 arrays of `mlp.data`; the Gallery page only dr
 """
 import numpy as np
 
+from .analysis import predict_all
 from .preprocess import to_float
 
 
@@ -77,10 +78,7 @@ def upscale(images: np.ndarray, factor: int) -> np.ndarray:
 
 def predict(model, images: np.ndarray, chunk: int = 4096) -> np.ndarray:
     """Return ``model``'s class for each uint8 image (n_samples, height, width), a chunk at a time."""
-    if len(images) == 0:
-        return np.empty(0, np.intp)
-    return np.concatenate([model.predict(to_float(images[i:i + chunk]))
-                           for i in range(0, len(images), chunk)])
+    return predict_all(model, images, chunk).argmax(axis=1)
 
 
 def mistakes(model, images: np.ndarray, labels: np.ndarray, n: int, seed: int, classes=None,

@@ -7,7 +7,8 @@ from .model import DTYPE
 
 def to_float(images: np.ndarray) -> np.ndarray:
     """Return uint8 images (n, 28, 28) or (n, 784) as float32 rows (n, 784) in [0, 1]."""
-    X = np.asarray(images).reshape(len(images), -1).astype(DTYPE)
+    images = np.asarray(images)
+    X = images.reshape(len(images), int(np.prod(images.shape[1:]))).astype(DTYPE)  # works for n = 0 too
     X *= DTYPE(1 / 255)
     return X
 

@@ -4,7 +4,7 @@ The Trainer can be stopped between mini-batches and resumed; it never touches a 
 """
 import math
 import time
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import asdict, dataclass, replace
 
 import numpy as np
 

@@ -3,7 +3,7 @@ from urllib.parse import urlencode
 
 import streamlit as st
 
-from mlp import PRESETS, preset
+from mlp import PRESETS
 from mlp.figures import training_curves
 from mlp.train import TrainConfig, count_params, estimate_seconds
 from mlp.settings import (ALPHAS, BATCHES, CHOICES, MAX_EPOCHS, MAX_HIDDEN, MAX_ITERATIONS, NEURONS, RATES,

@@ -2,7 +2,6 @@
 import functools
 import gzip
 import hashlib
-import shutil
 import socket
 import threading
 from http.server import BaseHTTPRequestHandler, SimpleHTTPRequestHandler, ThreadingHTTPServer
