@@ -5,7 +5,6 @@ other thread can read both at any time without locks. A shared `Slots` object bo
 jobs train at once across a server; the others wait their turn in order.
 """
 import threading
-import time
 from collections import deque
 
 from .train import Trainer, TrainingDiverged
@@ -48,16 +47,13 @@ class Slots:
                 return list(self._waiting).index(job) + 1, len(self._waiting)
         return None
 
-    @property
-    def busy(self) -> int:
-        return len(self._active)
-
 
 class TrainingJob:
     """Run ``trainer.run()`` on a daemon thread.
 
     ``state`` goes queued -> running -> finished | stopped | diverged | failed; ``message``
-    explains the last three. Read progress from ``history`` and weights from ``model``.
+    explains the last three. Progress and the latest good weights are the trainer's
+    ``history`` and ``snapshot``.
     """
 
     def __init__(self, trainer: Trainer, slots: Slots | None = None, on_end=None):
@@ -66,7 +62,6 @@ class TrainingJob:
         self.on_end = on_end  # called with the job, on its thread, when it has ended
         self.state = "queued"
         self.message = None
-        self.started = time.time()
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="training-job", daemon=True)
 
@@ -103,12 +98,3 @@ class TrainingJob:
     @property
     def alive(self) -> bool:
         return self._thread.is_alive()
-
-    @property
-    def history(self):
-        return self.trainer.history
-
-    @property
-    def model(self):
-        """The latest weights that trained without diverging (a snapshot, never written again)."""
-        return self.trainer.snapshot

@@ -8,6 +8,7 @@ from dataclasses import asdict, dataclass, replace
 
 import numpy as np
 
+from .analysis import predict_all
 from .metrics import log_loss
 from .model import MLP
 from .optim import make_optimizer
@@ -88,6 +89,15 @@ def count_params(layer_sizes) -> int:
     return sum((n_in + 1) * n_out for n_in, n_out in zip(layer_sizes[:-1], layer_sizes[1:]))
 
 
+def schedule(config: TrainConfig, n_train: int):
+    """Return (batch size, updates per epoch, total updates, updates between records) for a run."""
+    batch = n_train if not config.batch_size or config.batch_size >= n_train else int(config.batch_size)
+    steps_per_epoch = math.ceil(n_train / batch)
+    total = config.max_steps or config.max_iter * steps_per_epoch
+    log_every = config.log_every or (10 if batch == n_train else max(1, steps_per_epoch // 4))
+    return batch, steps_per_epoch, total, log_every
+
+
 def estimate_seconds(config: TrainConfig, n_train: int, n_test: int = 10000) -> float:
     """Return a rough guess of the training time on a 2-core CPU like the one it was fitted on.
 
@@ -97,24 +107,15 @@ def estimate_seconds(config: TrainConfig, n_train: int, n_test: int = 10000) -> 
     """
     sizes = [N_INPUTS, *config.hidden_layer_sizes, N_CLASSES]
     macs = sum(a * b for a, b in zip(sizes[:-1], sizes[1:]))
-    batch = min(config.batch_size or n_train, n_train)
-    steps_per_epoch = math.ceil(n_train / batch)
-    steps = config.max_steps or config.max_iter * steps_per_epoch
+    batch, _, steps, log_every = schedule(config, n_train)
     per_step = batch * 6 * macs / 1.2e11 + 4e-4 + count_params(sizes) * 1.05e-8
-    records = steps / (config.log_every or (10 if batch == n_train else max(1, steps_per_epoch // 4)))
-    return steps * per_step + records * n_test * 2 * macs / 1.2e11
+    return steps * per_step + steps / log_every * n_test * 2 * macs / 1.2e11
 
 
-def evaluate(model, images, labels, chunk=2048):
-    """Return (accuracy, loss) of ``model`` on uint8 images, converted a chunk at a time."""
-    correct, loss = 0, 0.0
-    for i in range(0, len(labels), chunk):
-        P = model.predict_proba(to_float(images[i:i + chunk]))
-        y = labels[i:i + chunk]
-        correct += int(np.sum(P.argmax(axis=1) == y))
-        loss += log_loss(y, P) * len(y)
-    n = max(len(labels), 1)
-    return correct / n, loss / n
+def evaluate(model, images, labels):
+    """Return (accuracy, loss) of ``model`` on uint8 images (converted a chunk at a time)."""
+    P = predict_all(model, images)
+    return float(np.mean(P.argmax(axis=1) == labels)), log_loss(labels, P)
 
 
 class Trainer:
@@ -138,10 +139,7 @@ class Trainer:
         self.y_train = np.asarray(y_train, dtype=np.intp)
         self.x_test, self.y_test = x_test, np.asarray(y_test, dtype=np.intp)
         n = len(self.y_train)
-        self.batch_size = n if not c.batch_size or c.batch_size >= n else int(c.batch_size)
-        self.steps_per_epoch = math.ceil(n / self.batch_size)
-        self.total_steps = c.max_steps or c.max_iter * self.steps_per_epoch
-        self.log_every = c.log_every or (10 if self.batch_size == n else max(1, self.steps_per_epoch // 4))
+        self.batch_size, self.steps_per_epoch, self.total_steps, self.log_every = schedule(c, n)
         sizes = [N_INPUTS, *c.hidden_layer_sizes, N_CLASSES]
         self.model = MLP(sizes, c.activation, c.init, c.dropout, c.random_state)
         self.optimizer = make_optimizer(c.solver, self.model.params, c.momentum)
