@@ -96,12 +96,20 @@ def current_job():
     return st.session_state.get("job")
 
 
+def _picked():
+    """The (model, data set, label) of a run or upload picked as the current model, or None.
+
+    A training job that runs comes first: its latest weights are the current model meanwhile.
+    """
+    job = current_job()
+    return None if job is not None and job.alive else st.session_state.get("loaded")
+
+
 def current_model(name=None):
     """The session's current weights, or None: while training, the latest snapshot; else a run or
     upload the user picked; else the last trained model. With ``name``, only a model of that data set."""
-    trainer, job = st.session_state.get("trainer"), current_job()
-    loaded = st.session_state.get("loaded")
-    if loaded is not None and not (job is not None and job.alive):
+    trainer, loaded = st.session_state.get("trainer"), _picked()
+    if loaded is not None:
         model, dataset_name, _ = loaded
         return model if not name or dataset_name == name else None
     if trainer is None or not trainer.history or (name and trainer.dataset_name != name):
@@ -211,9 +219,8 @@ def start_fast_preset(data):
 
 def status():
     """One line on the current model: untrained, queued, training or trained."""
-    trainer, job = st.session_state.get("trainer"), current_job()
-    loaded = st.session_state.get("loaded")
-    if loaded is not None and not (job is not None and job.alive):
+    trainer, job, loaded = st.session_state.get("trainer"), current_job(), _picked()
+    if loaded is not None:
         return f"{loaded[2]} ({loaded[1]})"
     if trainer is None:
         return "untrained"
