@@ -237,9 +237,13 @@ def test_train_on_all_images_then_draw_digits(page, app_server):
     prediction = main(page).get_by_text(re.compile(r"^prediction: "))
     for i, digit in enumerate([0, 1, 7, 4, 3]):
         if i:
+            old_canvas = page.locator("canvas.upper-canvas").element_handle()
             button(page, "Clear").click()
             expect(hint).to_be_visible()
             expect(prediction).to_have_count(0)
+            # Clear mounts a new canvas: draw only once the old one is gone and the page is idle
+            page.wait_for_function("el => !el.isConnected", arg=old_canvas)
+            expect(page.get_by_test_id("stApp")).to_have_attribute("data-test-script-state", "notRunning")
         draw(page, strokes.DIGITS[digit]())
         expect(prediction).to_have_text(f"prediction: {digit}")
         expect(page.get_by_test_id("stApp")).to_have_attribute("data-test-script-state", "notRunning")
