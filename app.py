@@ -2,7 +2,7 @@
 import streamlit as st
 
 from mlp.data import DATASETS, TITLES
-from pages.common import run_history, status
+from pages.common import run_history, status, training_slots
 
 st.set_page_config(page_title="MNIST Playground", page_icon=":material/neurology:", layout="wide")
 
@@ -25,5 +25,8 @@ with st.sidebar:
     st.selectbox("Data set", DATASETS, format_func=TITLES.get, key="dataset",
                  help="MNIST: handwritten digits. Fashion-MNIST: small photos of clothing, same size and format.")
     st.caption(f"Model: {status()}")
+    training, waiting = training_slots().counts()
+    if training or waiting:
+        st.caption(f"Server: {training} training, {waiting} waiting (at most {training_slots().limit} at once)")
 
 pg.run()

@@ -4,20 +4,28 @@ The thread only appends to the trainer's history and swaps in new weight snapsho
 other thread can read both at any time without locks. A shared `Slots` object bounds how many
 jobs train at once across a server; the others wait their turn in order.
 """
+import heapq
+import statistics
 import threading
+import time
 from collections import deque
 
-from .train import Trainer, TrainingDiverged
+from .train import Trainer, TrainingDiverged, estimate_seconds, schedule
 
 
 class Slots:
-    """A first-come, first-served limit on how many jobs train at the same time."""
+    """A first-come, first-served limit on how many jobs train at the same time.
+
+    It also learns how fast jobs really run here (against `estimate_seconds`), so that a job
+    waiting in the queue can be told roughly how long it will wait.
+    """
 
     def __init__(self, limit: int):
         self.limit = max(1, int(limit))
         self._cond = threading.Condition()
         self._waiting = deque()
         self._active = set()
+        self._pace = deque(maxlen=20)  # recent ratios of real to estimated training time
 
     def acquire(self, job, cancelled) -> bool:
         """Wait until ``job`` may train; return False if ``cancelled()`` became true first."""
@@ -47,6 +55,37 @@ class Slots:
                 return list(self._waiting).index(job) + 1, len(self._waiting)
         return None
 
+    def counts(self) -> tuple[int, int]:
+        """Return (jobs training, jobs waiting)."""
+        with self._cond:
+            return len(self._active), len(self._waiting)
+
+    def observe(self, seconds: float, estimated: float):
+        """Note that a job estimated at ``estimated`` seconds took ``seconds``."""
+        if seconds > 0 and estimated > 0:
+            self._pace.append(seconds / estimated)
+
+    @property
+    def pace(self) -> float:
+        """How many times longer than estimated jobs take on this server (1 until one has ended)."""
+        return statistics.median(self._pace) if self._pace else 1.0
+
+    def wait_seconds(self, job):
+        """Return roughly how long until ``job`` starts, or None if it is not waiting.
+
+        Each slot frees up when its job's remaining time is over; the jobs ahead in the queue
+        then take the earliest free slot, one after another.
+        """
+        with self._cond:
+            if job not in self._waiting:
+                return None
+            free = [j.seconds_left() for j in self._active] + [0.0] * (self.limit - len(self._active))
+            ahead = list(self._waiting)[:list(self._waiting).index(job)]
+        heapq.heapify(free)
+        for other in ahead:
+            heapq.heappush(free, heapq.heappop(free) + other.seconds_left())
+        return free[0]
+
 
 class TrainingJob:
     """Run ``trainer.run()`` on a daemon thread.
@@ -54,15 +93,22 @@ class TrainingJob:
     ``state`` goes queued -> running -> finished | stopped | diverged | failed; ``message``
     explains the last three. Progress and the latest good weights are the trainer's
     ``history`` and ``snapshot``.
+
+    ``owner_alive``, if given, tells whether the user who started the job is still there; once
+    it has said no for ``timeout`` seconds on end, the job stops (or leaves the queue).
     """
 
-    def __init__(self, trainer: Trainer, slots: Slots | None = None, on_end=None):
+    def __init__(self, trainer: Trainer, slots: Slots | None = None, on_end=None, owner_alive=None,
+                 timeout: float = 120.0):
         self.trainer = trainer
         self.slots = slots
         self.on_end = on_end  # called with the job, on its thread, when it has ended
+        self.owner_alive, self.timeout = owner_alive, timeout
         self.state = "queued"
         self.message = None
         self._stop = threading.Event()
+        self._seen = self._checked = time.monotonic()
+        self._started = None  # (time, trainer step) when it began to train
         self._thread = threading.Thread(target=self._run, name="training-job", daemon=True)
 
     def start(self):
@@ -70,14 +116,18 @@ class TrainingJob:
         return self
 
     def _run(self):
-        if self.slots is not None and not self.slots.acquire(self, self._stop.is_set):
-            self.state, self.message = "stopped", "Stopped before it started."
+        if self.slots is not None and not self.slots.acquire(self, self._cancelled):
+            self.state, self.message = "stopped", self.message or "Stopped before it started."
             return
         try:
+            estimated = self.seconds_left(pace=1.0)
+            self._started = (time.monotonic(), self.trainer.step)
             self.state = "running"
-            for _ in self.trainer.run(stop=self._stop.is_set):
+            for _ in self.trainer.run(stop=self._cancelled):
                 pass
             self.state = "finished" if self.trainer.done else "stopped"
+            if self.state == "finished" and self.slots is not None:
+                self.slots.observe(time.monotonic() - self._started[0], estimated)
         except TrainingDiverged as e:
             self.state, self.message = "diverged", str(e)
         except Exception as e:  # reported to this job's user; the server goes on
@@ -87,6 +137,30 @@ class TrainingJob:
                 self.slots.release(self)
             if self.on_end is not None:
                 self.on_end(self)
+
+    def _cancelled(self) -> bool:
+        """True once Stop was pressed, or once the owner has been gone for ``timeout`` seconds."""
+        if not self._stop.is_set() and self.owner_alive is not None:
+            now = time.monotonic()
+            if now - self._checked >= 1.0:  # ask at most once a second
+                self._checked = now
+                if self.owner_alive():
+                    self._seen = now
+                elif now - self._seen > self.timeout:
+                    self.message = "Stopped: the browser tab that started it has gone away."
+                    self._stop.set()
+        return self._stop.is_set()
+
+    def seconds_left(self, pace=None) -> float:
+        """Roughly how long this job still trains: at its own speed so far once it has made
+        progress, else by `estimate_seconds` times the slots' measured pace."""
+        t = self.trainer
+        left = max(t.total_steps - t.step, 0)
+        if self._started and t.step > self._started[1]:
+            return left * (time.monotonic() - self._started[0]) / (t.step - self._started[1])
+        pace = pace or (self.slots.pace if self.slots else 1.0)
+        planned = schedule(t.config, len(t.y_train))[2]
+        return pace * estimate_seconds(t.config, len(t.y_train)) * left / max(planned, 1)
 
     def stop(self):
         """Ask the job to stop after the current update."""

@@ -77,6 +77,17 @@ class RunHistory:
                         r.model = None
             return run
 
+    @property
+    def model_bytes(self) -> int:
+        """Memory held by the runs' weights."""
+        return sum(r.model.params.nbytes for r in self._runs if r.model is not None)
+
+    def drop_models(self):
+        """Keep the runs' curves and settings, let go of their weights."""
+        with self._lock:
+            for r in self._runs:
+                r.model = None
+
     def remove(self, run_id):
         with self._lock:
             self._runs = [r for r in self._runs if r.id != run_id]

@@ -3,6 +3,7 @@
 A shared link carries the Train page's settings; every value in it is checked against the
 allowed choices, so a mistyped or hostile link falls back to defaults and says what it ignored.
 """
+from .limits import Limits
 from .train import PRESETS, TrainConfig
 
 NEURONS = [8, 16, 32, 48, 64, 96, 128, 192, 256, 384, 512, 768, 1024]
@@ -13,17 +14,30 @@ DROPOUTS = [round(0.05 * i, 2) for i in range(13)]  # 0 to 0.6
 SUBSETS = [1000, 2000, 5000, 10000, 20000, 30000, 60000]
 CHOICES = {"solver": ["sgd", "momentum", "adam"], "activation": ["relu", "sigmoid", "tanh"],
            "lr_schedule": ["constant", "cosine"], "init": ["he", "glorot", "notebook"]}
-MAX_HIDDEN = 4
-MAX_EPOCHS, MAX_ITERATIONS = 50, 1000
 
 
-def widget_values(config: TrainConfig) -> dict:
-    """Return the Train page's widget values (by key) that show ``config``."""
-    values = {"n_hidden": len(config.hidden_layer_sizes), "learning_rate_init": config.learning_rate_init,
-              "batch_size": config.batch_size or "full batch", "max_iter": config.max_iter,
-              "alpha": config.alpha, "dropout": config.dropout, "random_state": config.random_state,
-              "train_size": config.train_size or 60000, **{k: getattr(config, k) for k in CHOICES}}
-    values.update({f"layer_{i}": n for i, n in enumerate(config.hidden_layer_sizes)})
+def choices(limits: Limits) -> dict:
+    """The neuron counts, batch sizes and slider maxima a server with ``limits`` offers."""
+    return {"neurons": [n for n in NEURONS if n <= limits.max_neurons],
+            "batches": [b for b in BATCHES if b == "full batch" or b <= limits.max_batch],
+            "layers": limits.max_layers, "epochs": limits.max_epochs, "iterations": limits.max_iterations}
+
+
+def widget_values(config: TrainConfig, limits: Limits = Limits()) -> dict:
+    """Return the Train page's widget values (by key) that show ``config``, brought within ``limits``
+    (a preset on a server with smaller limits gets the nearest smaller choices)."""
+    allowed = choices(limits)
+    sizes = [max([n for n in allowed["neurons"] if n <= size] or allowed["neurons"][:1])
+             for size in config.hidden_layer_sizes[:limits.max_layers]]
+    batch = config.batch_size or "full batch"
+    if batch not in allowed["batches"]:
+        batch = max(b for b in allowed["batches"] if b != "full batch")
+    cap = allowed["iterations" if batch == "full batch" else "epochs"]
+    values = {"n_hidden": len(sizes), "learning_rate_init": config.learning_rate_init, "batch_size": batch,
+              "max_iter": min(config.max_iter, cap), "alpha": config.alpha, "dropout": config.dropout,
+              "random_state": config.random_state, "train_size": config.train_size or 60000,
+              **{k: getattr(config, k) for k in CHOICES}}
+    values.update({f"layer_{i}": n for i, n in enumerate(sizes)})
     return values
 
 
@@ -38,13 +52,13 @@ def to_query(values: dict) -> dict:
     return q
 
 
-def from_query(query: dict) -> tuple[dict, list[str]]:
+def from_query(query: dict, limits: Limits = Limits()) -> tuple[dict, list[str]]:
     """Return (widget values, problems) read from query parameters.
 
-    Only valid values come back; each invalid one is named in ``problems`` and left out, so
-    the widget keeps its default. Unknown parameters are ignored.
+    Only valid values (within ``limits``) come back; each invalid one is named in ``problems``
+    and left out, so the widget keeps its default. Unknown parameters are ignored.
     """
-    values, problems = {}, []
+    values, problems, allowed = {}, [], choices(limits)
 
     def take(name, parse, allowed, key):
         if name not in query:
@@ -66,22 +80,22 @@ def from_query(query: dict) -> tuple[dict, list[str]]:
 
     take("preset", str, list(PRESETS), "preset")
     if "preset" in values:  # a preset first, then the single settings on top of it
-        values.update(widget_values(PRESETS[values["preset"]]))
+        values.update(widget_values(PRESETS[values["preset"]], limits))
     if "layers" in query:
         try:
             sizes = [int(n) for n in str(query["layers"]).split("-")]
         except ValueError:
             sizes = []
-        if 1 <= len(sizes) <= MAX_HIDDEN and all(n in NEURONS for n in sizes):
+        if 1 <= len(sizes) <= limits.max_layers and all(n in allowed["neurons"] for n in sizes):
             values["n_hidden"] = len(sizes)
             values.update({f"layer_{i}": n for i, n in enumerate(sizes)})
         else:
             problems.append(f"layers={str(query['layers'])[:40]!r}")
     take("lr", float, RATES, "learning_rate_init")
-    take("batch", lambda s: "full batch" if s in ("full", "full-batch", "full batch") else int(s), BATCHES,
+    take("batch", lambda s: "full batch" if s in ("full", "full-batch", "full batch") else int(s), allowed["batches"],
          "batch_size")
     full = values.get("batch_size") == "full batch"
-    take("epochs", int, lambda n: 1 <= n <= (MAX_ITERATIONS if full else MAX_EPOCHS), "max_iter")
+    take("epochs", int, lambda n: 1 <= n <= allowed["iterations" if full else "epochs"], "max_iter")
     take("alpha", float, ALPHAS, "alpha")
     take("dropout", float, DROPOUTS, "dropout")
     take("seed", int, lambda n: 0 <= n < 2**31, "random_state")

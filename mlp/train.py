@@ -132,10 +132,13 @@ class Trainer:
         self.dataset_name = getattr(data, "name", None)
         x_train, y_train, x_test, y_test = data[:4]
         self.rng = np.random.default_rng(c.random_state)
+        # a subset is a list of rows into the shared images, not a copy of them: a server may
+        # hold many trainers (some waiting in a queue) and only one copy of the data set
+        self._x = x_train.reshape(len(x_train), -1)  # (N, 784) uint8
+        self._rows = None
         if c.train_size and c.train_size < len(y_train):
-            keep = np.sort(self.rng.choice(len(y_train), c.train_size, replace=False))
-            x_train, y_train = x_train[keep], y_train[keep]
-        self.x_train = x_train.reshape(len(x_train), -1)  # (n, 784) uint8
+            self._rows = np.sort(self.rng.choice(len(y_train), c.train_size, replace=False))
+            y_train = y_train[self._rows]
         self.y_train = np.asarray(y_train, dtype=np.intp)
         self.x_test, self.y_test = x_test, np.asarray(y_test, dtype=np.intp)
         n = len(self.y_train)
@@ -150,6 +153,11 @@ class Trainer:
         self.snapshot_step = 0
         self._order, self._pos = None, n
         self._X_full = None
+
+    @property
+    def x_train(self):
+        """The training images, (n, 784) uint8 (a copy when training on a subset)."""
+        return self._x if self._rows is None else self._x[self._rows]
 
     def extend(self, epochs: int):
         """Allow ``epochs`` more passes over the data (continue training)."""
@@ -172,7 +180,7 @@ class Trainer:
             self._order, self._pos = self.rng.permutation(n), 0
         idx = self._order[self._pos:self._pos + self.batch_size]
         self._pos += self.batch_size
-        return to_float(self.x_train[idx]), self.y_train[idx]
+        return to_float(self._x[idx if self._rows is None else self._rows[idx]]), self.y_train[idx]
 
     def run(self, stop=None):
         """Train up to ``total_steps``, yielding a Progress record every ``log_every`` updates.

@@ -10,17 +10,18 @@ Session state keys (per browser session):
   drawing  - the last drawing as the network sees it, (28, 28) float32 (or absent)
 The pages add their own widget keys (train_settings, gallery, canvas-N, ...).
 """
-import os
 import secrets
 import threading
 import time
 
 import streamlit as st
+from streamlit.runtime.scriptrunner import get_script_run_ctx
 from threadpoolctl import threadpool_limits
 
 from mlp import DatasetError, Trainer, load_dataset, preset
 from mlp.data import TITLES
 from mlp.job import Slots, TrainingJob
+from mlp.limits import Limits, load_limits
 from mlp.runs import RunHistory
 
 
@@ -33,7 +34,6 @@ def through_app():
     that app.py (sidebar, router) runs first. Without a browser (AppTest), a rerun does it.
     """
     from streamlit.runtime.pages_manager import PagesManager
-    from streamlit.runtime.scriptrunner import get_script_run_ctx
 
     if getattr(PagesManager, "uses_pages_directory", False):
         PagesManager.uses_pages_directory = False
@@ -79,17 +79,35 @@ def dataset(stop_on_error=True):
     return data
 
 
-@st.cache_resource
+@st.cache_resource(show_spinner=False)
+def _limits():
+    try:
+        return load_limits()
+    except ValueError as e:
+        return e
+
+
+def server_limits() -> Limits:
+    """What this server allows (mlp.limits: .streamlit/playground.toml and environment variables)."""
+    limits = _limits()
+    if isinstance(limits, ValueError):  # a broken config file: say so on every page, train nothing
+        st.error(f"**The server's configuration is not valid:** {limits}")
+        st.stop()
+    return limits
+
+
+@st.cache_resource(show_spinner=False)
 def training_slots():
     """One limit per server on how many sessions train at once.
 
-    Also bound the BLAS thread pool (process-wide) to MNIST_PLAYGROUND_BLAS_THREADS, default 1:
-    with a web server, its sessions and other jobs on the same cores, OpenBLAS's spinning worker
-    threads made mini-batch epochs 3 to 10 times slower, while one thread costs 0-20 % on an idle
-    machine (benchmarks/README.md).
+    Also bound the BLAS thread pool (process-wide) to ``blas_threads``, so that the jobs together
+    use the cores once: with a web server, its sessions and other jobs on the same cores,
+    OpenBLAS's spinning worker threads made mini-batch epochs 3 to 10 times slower, while one
+    thread costs 0-20 % on an idle machine (benchmarks/README.md).
     """
-    threadpool_limits(int(os.environ.get("MNIST_PLAYGROUND_BLAS_THREADS", 1)), user_api="blas")
-    return Slots(int(os.environ.get("MNIST_PLAYGROUND_MAX_JOBS", max(1, (os.cpu_count() or 2) // 2))))
+    limits = server_limits()
+    threadpool_limits(limits.blas_threads, user_api="blas")
+    return Slots(limits.max_jobs)
 
 
 def current_job():
@@ -166,8 +184,6 @@ def run_history() -> RunHistory:
     """This tab's run history; after a reload, the one it had before (found through ?sid=)."""
     ss = st.session_state
     if "runs" not in ss:
-        from streamlit.runtime.scriptrunner import get_script_run_ctx
-
         ctx = get_script_run_ctx()
         me = ctx.session_id if ctx else ""
         store, lock = _histories()
@@ -176,13 +192,22 @@ def run_history() -> RunHistory:
         with lock:
             entry = store.get(sid) if sid else None
             if entry is None or (entry[1] != me and _session_active(entry[1])):  # a copied link: start afresh
-                sid, entry = secrets.token_urlsafe(12), [RunHistory(max_model_bytes=16 * 2**20), me, now]
+                runs = RunHistory(max_model_bytes=server_limits().runs_mb * 2**20)
+                sid, entry = secrets.token_urlsafe(12), [runs, me, now]
                 store[sid] = entry
             entry[1], entry[2] = me, now
             for old in [k for k, e in store.items() if now - e[2] > HISTORY_TTL and not _session_active(e[1])]:
                 del store[old]
             for old in sorted(store, key=lambda k: store[k][2])[:max(0, len(store) - MAX_HISTORIES)]:
                 del store[old]
+            # past the server's budget for kept weights, closed tabs' runs keep only their curves
+            budget = server_limits().all_runs_mb * 2**20 - sum(e[0].model_bytes for e in store.values())
+            for old in sorted(store, key=lambda k: store[k][2]):
+                if budget >= 0:
+                    break
+                if not _session_active(store[old][1]):
+                    budget += store[old][0].model_bytes
+                    store[old][0].drop_models()
         ss.runs, ss.sid = entry[0], sid
     return ss.runs
 
@@ -197,10 +222,17 @@ def _record_run(runs, dataset_name):
 
 
 def start_training(config, data, continue_epochs=None):
-    """Start a job: a new model from ``config``, or (with ``continue_epochs``) more of the current one."""
+    """Start a job: a new model from ``config``, or (with ``continue_epochs``) more of the current one.
+
+    Return the job, or None (with an error shown) if the settings exceed the server's limits.
+    """
     job = current_job()
     if job is not None and job.alive:
         return job
+    problems = [] if continue_epochs else server_limits().problems(config, config.train_size or len(data.y_train))
+    if problems:
+        st.error("**This server does not train " + "; ".join(problems) + ".** Choose smaller settings.")
+        return None
     if continue_epochs:
         trainer = st.session_state["trainer"]
         trainer.extend(continue_epochs)
@@ -209,7 +241,9 @@ def start_training(config, data, continue_epochs=None):
     st.session_state.trainer = trainer
     st.session_state.pop("loaded", None)
     on_end = _record_run(run_history(), data.name)
-    st.session_state.job = job = TrainingJob(trainer, training_slots(), on_end).start()
+    me = get_script_run_ctx().session_id
+    st.session_state.job = job = TrainingJob(trainer, training_slots(), on_end, lambda: _session_active(me),
+                                             server_limits().session_timeout).start()
     return job
 
 
@@ -228,6 +262,7 @@ def status():
     acc = f", test accuracy {last.test_accuracy:.1%}" if last else ""
     if job is not None and job.alive:
         if job.state == "queued":
-            return "queued"
+            pos = job.slots.position(job)
+            return f"queued ({pos[0]} of {pos[1]})" if pos else "queued"
         return f"training ({trainer.step / max(trainer.total_steps, 1):.0%}{acc})"
     return f"trained{acc}" if last else "untrained"

@@ -4,12 +4,12 @@ import io
 import streamlit as st
 
 from mlp import MLP, ModelFileError, figures
-from pages.common import current_model, dataset, run_history, set_current_model
+from pages.common import current_model, dataset, run_history, server_limits, set_current_model
 
-MAX_UPLOAD_MB = 20
 METRICS = {"test_accuracy": "Test accuracy", "train_accuracy": "Train accuracy", "loss": "Training loss",
            "test_loss": "Test loss"}
 
+MAX_UPLOAD_MB = server_limits().max_upload_mb
 st.title("Compare runs")
 data = dataset()
 runs = list(run_history())
@@ -63,7 +63,7 @@ with left:
                            "application/octet-stream", key="model_download")
 with right:
     upload = st.file_uploader("Load a model (.npz saved by MNIST Playground)", type=["npz"], key="model_upload",
-                              help=f"At most {MAX_UPLOAD_MB} MB.")
+                              max_upload_size=MAX_UPLOAD_MB, help=f"At most {MAX_UPLOAD_MB} MB.")
     if upload is not None and st.session_state.get("upload_seen") != upload.file_id:
         st.session_state.upload_seen = upload.file_id  # handle each file once, not at every rerun
         try:

@@ -36,8 +36,8 @@ with right:
                 "here (about 10 s); you can draw while it trains.")
         if st.button("Train the fast preset", type="primary", key="train_fast",
                      disabled=job is not None and job.alive):
-            start_fast_preset(data)
-            st.rerun()
+            if start_fast_preset(data):
+                st.rerun()
     elif image is None:
         st.info("Draw a digit on the black square with your mouse or finger.")
     else:

@@ -6,9 +6,8 @@ import streamlit as st
 from mlp import PRESETS
 from mlp.figures import training_curves
 from mlp.train import TrainConfig, count_params, estimate_seconds
-from mlp.settings import (ALPHAS, BATCHES, CHOICES, MAX_EPOCHS, MAX_HIDDEN, MAX_ITERATIONS, NEURONS, RATES,
-                          SUBSETS, from_query, to_query, widget_values)
-from pages.common import current_job, dataset, start_training, through_app
+from mlp.settings import ALPHAS, CHOICES, RATES, SUBSETS, choices, from_query, to_query, widget_values
+from pages.common import current_job, dataset, server_limits, start_training, through_app, training_slots
 
 HELP = {
     "hidden": "Layers between the 784 input pixels and the 10 outputs. More layers can learn more "
@@ -33,11 +32,13 @@ HELP = {
 
 
 through_app()  # before any state is touched: a first deep link reruns inside app.py
+LIMITS = server_limits()
+ALLOWED = choices(LIMITS)
 
 
 def apply_preset():
     """Copy the chosen preset into the widgets."""
-    st.session_state.update(widget_values(PRESETS[st.session_state.preset]))
+    st.session_state.update(widget_values(PRESETS[st.session_state.preset], LIMITS))
 
 
 SETTINGS = ["preset", "n_hidden", "learning_rate_init", "batch_size", "max_iter", "solver", "activation",
@@ -54,7 +55,7 @@ if "link_applied" not in st.session_state:
     st.session_state.link_applied = True
     query = {k: v for k, v in st.query_params.to_dict().items() if k != "sid"}
     if query:
-        values, problems = from_query(query)
+        values, problems = from_query(query, LIMITS)
         st.session_state.update(values)
         st.session_state.query_problems = problems
 
@@ -65,19 +66,19 @@ def settings_form():
     st.selectbox("Preset", list(PRESETS), key="preset", on_change=apply_preset,
                  help="notebook: the original full-batch gradient descent. fast: the same network "
                       "trained with Adam on mini-batches. best: a wider network with dropout.")
-    st.slider("Hidden layers", 1, MAX_HIDDEN, key="n_hidden", help=HELP["hidden"])
+    st.slider("Hidden layers", 1, ALLOWED["layers"], key="n_hidden", help=HELP["hidden"])
     sizes = []
     for i in range(ss.n_hidden):
-        ss.setdefault(f"layer_{i}", 64)
-        sizes.append(st.select_slider(f"Neurons in layer {i + 1}", NEURONS, key=f"layer_{i}",
+        ss.setdefault(f"layer_{i}", max(n for n in ALLOWED["neurons"] if n <= 64 or n == ALLOWED["neurons"][0]))
+        sizes.append(st.select_slider(f"Neurons in layer {i + 1}", ALLOWED["neurons"], key=f"layer_{i}",
                                       help=HELP["neurons"]))
     st.select_slider("Learning rate", RATES, key="learning_rate_init", help=HELP["learning_rate_init"],
                      format_func=lambda r: f"{r:g}")
-    st.select_slider("Batch size", BATCHES, key="batch_size", help=HELP["batch_size"])
+    st.select_slider("Batch size", ALLOWED["batches"], key="batch_size", help=HELP["batch_size"])
     full = ss.batch_size == "full batch"
-    ss.max_iter = min(ss.max_iter, MAX_ITERATIONS if full else MAX_EPOCHS)
-    st.slider("Iterations" if full else "Epochs", 1, MAX_ITERATIONS if full else MAX_EPOCHS, key="max_iter",
-              help=HELP["max_iter"])
+    cap = ALLOWED["iterations" if full else "epochs"]
+    ss.max_iter = min(ss.max_iter, cap)
+    st.slider("Iterations" if full else "Epochs", 1, cap, key="max_iter", help=HELP["max_iter"])
     with st.expander("More settings"):
         st.radio("Optimizer", CHOICES["solver"], key="solver", horizontal=True, help=HELP["solver"])
         st.radio("Activation", CHOICES["activation"], key="activation", horizontal=True, help=HELP["activation"])
@@ -97,6 +98,18 @@ def settings_form():
         dropout=ss.dropout, init=ss.init, random_state=int(ss.random_state),
         train_size=None if ss.train_size >= 60000 else ss.train_size,
         log_every=10 if full else None)
+
+
+def queue_text(job):
+    """Where a waiting job stands: "Queued: position 3 of 7, about 40 s. ..." """
+    slots = job.slots
+    pos, wait = slots.position(job), slots.wait_seconds(job)
+    if pos is None:
+        return "Queued: starting…"
+    about = "" if wait is None else f", about {wait:.0f} s" if wait < 90 else f", about {wait / 60:.0f} min"
+    many = "one model" if slots.limit == 1 else f"{slots.limit} models"
+    return (f"Queued: position {pos[0]} of {pos[1]}{about}. This server trains {many} at a time, so "
+            "yours starts by itself when its turn comes. Gallery, Draw and the other pages work meanwhile.")
 
 
 st.title("Train")
@@ -120,32 +133,33 @@ with left:
 
 job = current_job()
 running = job is not None and job.alive
+queued = running and job.state == "queued"
 with right:
     n_train = config.train_size or len(data.y_train)
     sizes = [784, *config.hidden_layer_sizes, 10]
     n_params = count_params(sizes)
-    seconds = estimate_seconds(config, n_train)
+    seconds = estimate_seconds(config, n_train) * training_slots().pace  # as fast as jobs ran here so far
     st.markdown(f"**Network** {' → '.join(map(str, sizes))} · **{n_params:,} parameters** · "
                 f"{'under **1 s**' if seconds < 1 else f'about **{seconds:.0f} s**'} to train on {n_train:,} images")
     b1, b2, b3, _ = st.columns([1, 1.3, 1, 1.5])
     if b1.button("Train", type="primary", disabled=running, key="train",
                  help="Start a new model with these settings"):
-        start_training(config, data)
-        st.rerun()  # redraw the buttons: Train and Continue greyed out, Stop live
+        if start_training(config, data):
+            st.rerun()  # redraw the buttons: Train and Continue greyed out, Stop live
     trainer = st.session_state.get("trainer")
     more = 1 if config.batch_size is None else max(1, config.max_iter // 2)
     unit = "iteration" if config.batch_size is None else "epoch"
     if b2.button(f"Continue +{more} {unit}{'s' if more > 1 else ''}",
                  disabled=running or trainer is None, key="continue",
                  help="Train the current model further, keeping its weights"):
-        start_training(config, data, continue_epochs=more)
-        st.rerun()
+        if start_training(config, data, continue_epochs=more):
+            st.rerun()
     if b3.button("Stop training", disabled=not running, key="stop", help="Stop after the current update"):
         job.stop()
         job.join(2.0)
         st.rerun()  # redraw the buttons: Train and Continue live again, Stop greyed out
 
-    @st.fragment(run_every=0.5 if running else None)
+    @st.fragment(run_every=(2.0 if queued else 0.5) if running else None)
     def live():
         """Redraw progress and curves from the job's history; rerun the page once the job ends."""
         job = current_job()
@@ -156,13 +170,10 @@ with right:
         history = list(trainer.history)
         done = trainer.step / max(trainer.total_steps, 1)
         if job.state == "queued":
-            pos = job.slots.position(job) if job.slots else None
-            where = f"position {pos[0]} of {pos[1]}" if pos else "waiting"
-            st.warning(f"Queued: the server is busy training for others ({where}). "
-                       "Training starts by itself when a slot frees up.")
+            st.warning(queue_text(job))
         elif history:
             p = history[-1]
-            eta = p.elapsed / max(done, 1e-9) * (1 - done)
+            eta = job.seconds_left()
             text = (f"{job.state}: update {trainer.step:,} of {trainer.total_steps:,} · epoch {p.epoch:.2f} · "
                     f"{p.samples_per_second:,.0f} images/s · test accuracy {p.test_accuracy:.2%}"
                     + (f" · about {eta:.0f} s left" if job.alive else f" · {p.elapsed:.1f} s of training"))
@@ -175,10 +186,13 @@ with right:
         elif job.state == "failed":
             st.error(job.message)
         elif job.state == "stopped" and history:
-            st.info(f"Stopped at update {trainer.step:,}. Press **Continue** to train further.")
+            st.info(f"{job.message + ' ' if job.message else ''}Stopped at update {trainer.step:,}. "
+                    "Press **Continue** to train further.")
+        elif job.state == "stopped":
+            st.info(job.message)
         elif job.state == "finished" and history:
             st.success(f"Done: {history[-1].test_accuracy:.2%} test accuracy. Try the **Draw** page.")
-        if running and not job.alive:
-            st.rerun()  # the job ended: redraw the whole page once, without the timer
+        if running and not job.alive or queued and job.state != "queued":
+            st.rerun()  # the job started or ended: redraw the whole page once, with the new timer
 
     live()

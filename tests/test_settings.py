@@ -4,7 +4,8 @@ import time
 import pytest
 
 from mlp import PRESETS, preset
-from mlp.settings import (BATCHES, CHOICES, MAX_EPOCHS, MAX_ITERATIONS, NEURONS, RATES, SUBSETS, from_query,
+from mlp.limits import Limits
+from mlp.settings import (BATCHES, CHOICES, NEURONS, RATES, SUBSETS, from_query,
                           to_query, widget_values)
 
 
@@ -119,8 +120,8 @@ def test_a_value_that_is_not_allowed_is_left_out_and_named(query, problem):
 def test_epochs_up_to_1000_are_iterations_with_full_batch():
     assert from_query({"batch": "full", "epochs": "1000"}) == (
         {"batch_size": "full batch", "max_iter": 1000}, [])
-    assert from_query({"batch": "full-batch", "epochs": str(MAX_ITERATIONS)})[1] == []
-    assert from_query({"epochs": str(MAX_EPOCHS)}) == ({"max_iter": 50}, [])
+    assert from_query({"batch": "full-batch", "epochs": str(Limits().max_iterations)})[1] == []
+    assert from_query({"epochs": str(Limits().max_epochs)}) == ({"max_iter": 50}, [])
     # a full-batch preset allows them too
     values, problems = from_query({"preset": "notebook", "epochs": "800"})
     assert problems == [] and values["max_iter"] == 800 and values["batch_size"] == "full batch"

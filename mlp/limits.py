@@ -1,0 +1,105 @@
+"""What one server allows: how many trainings run at once, and how big one request may be.
+
+A classroom shares one process, so no single request may take it down. The limits come from
+`.streamlit/playground.toml` (section ``[limits]``, or the file named by
+MNIST_PLAYGROUND_CONFIG) and from environment variables MNIST_PLAYGROUND_<NAME in capitals>,
+which win. Example::
+
+    [limits]
+    max_jobs = 2          # trainings at the same time; the others wait in a queue
+    max_neurons = 512
+"""
+import os
+import tomllib
+from dataclasses import dataclass, fields, replace
+from pathlib import Path
+
+from .train import N_CLASSES, N_INPUTS, TrainConfig, count_params, schedule
+
+CORES = os.cpu_count() or 2
+
+
+@dataclass(frozen=True)
+class Limits:
+    max_jobs: int = max(1, CORES // 2)   # trainings at once: half the cores, the rest serve pages
+    blas_threads: int = 1                # BLAS threads per training (max_jobs x this <= cores)
+    session_timeout: float = 120.0       # seconds after its tab went away that a training is stopped
+    max_layers: int = 4                  # hidden layers
+    max_neurons: int = 1024              # units in one hidden layer
+    max_batch: int = 60000               # images per update (full batch counts its training set)
+    max_epochs: int = 50
+    max_iterations: int = 1000           # full-batch updates
+    max_job_mb: int = 512                # memory one training may need (see job_megabytes)
+    max_upload_mb: int = 20              # a model file (Streamlit's server.maxUploadSize caps it too)
+    runs_mb: int = 16                    # weights kept in one tab's run history
+    all_runs_mb: int = 256               # ... in all tabs' histories: closed tabs' go first
+
+    def __post_init__(self):
+        for f in fields(self):
+            if not getattr(self, f.name) > 0:
+                raise ValueError(f"limit {f.name} must be positive, not {getattr(self, f.name)!r}")
+        if self.max_neurons < 8:
+            raise ValueError("limit max_neurons must be at least 8, the narrowest layer offered")
+        if self.max_jobs * self.blas_threads > CORES:  # jobs together use the cores once
+            object.__setattr__(self, "blas_threads", max(1, CORES // self.max_jobs))
+
+    def problems(self, config: TrainConfig, n_train: int) -> list[str]:
+        """Return why this server will not train ``config`` on ``n_train`` images (empty: it will)."""
+        sizes = config.hidden_layer_sizes
+        batch, _, _, _ = schedule(config, n_train)
+        full = not config.batch_size  # then max_iter counts updates, not epochs
+        out = []
+        if len(sizes) > self.max_layers:
+            out.append(f"{len(sizes)} hidden layers (at most {self.max_layers})")
+        if max(sizes, default=0) > self.max_neurons:
+            out.append(f"a layer of {max(sizes)} neurons (at most {self.max_neurons})")
+        if batch > self.max_batch:
+            out.append(f"{batch:,} images per update (at most {self.max_batch:,})")
+        if config.max_iter > (self.max_iterations if full else self.max_epochs):
+            unit = "iterations" if full else "epochs"
+            out.append(f"{config.max_iter} {unit} (at most {self.max_iterations if full else self.max_epochs})")
+        mb = job_megabytes(config, n_train)
+        if not out and mb > self.max_job_mb:
+            out.append(f"about {mb:,.0f} MB of memory while training (at most {self.max_job_mb} MB): "
+                       "use a smaller batch or narrower layers")
+        return out
+
+
+def job_megabytes(config: TrainConfig, n_train: int) -> float:
+    """Roughly the memory a training of ``config`` needs beyond the shared data set.
+
+    Weights, gradients, a snapshot and up to two optimizer moments (5 copies of the parameters),
+    plus the larger of: an update (for each image of the batch its float32 pixels and each
+    layer's outputs three times over: activations, dropout masks, gradients flowing back), or a
+    test-set evaluation (chunks of 4096 images, each layer's outputs twice).
+    """
+    sizes = [N_INPUTS, *config.hidden_layer_sizes, N_CLASSES]
+    batch, _, _, _ = schedule(config, n_train)
+    update, evaluation = batch * (N_INPUTS + 3 * sum(sizes[1:])), 4096 * (N_INPUTS + 2 * sum(sizes[1:]))
+    return 4 * (5 * count_params(sizes) + max(update, evaluation)) / 2**20
+
+
+def load_limits(environ=os.environ, path=None) -> Limits:
+    """Read the limits: defaults, then the config file's ``[limits]``, then environment variables."""
+    path = Path(path or environ.get("MNIST_PLAYGROUND_CONFIG") or ".streamlit/playground.toml")
+    values = {}
+    if path.is_file():
+        try:
+            values = tomllib.loads(path.read_text()).get("limits", {})
+        except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as e:
+            raise ValueError(f"cannot read {path}: {e}") from e
+    kinds = {f.name: type(f.default) for f in fields(Limits)}
+    unknown = set(values) - set(kinds)
+    if unknown:
+        raise ValueError(f"{path}: unknown limits {', '.join(sorted(unknown))}; known: {', '.join(kinds)}")
+    for name in kinds:
+        if f"MNIST_PLAYGROUND_{name.upper()}" in environ:
+            values[name] = environ[f"MNIST_PLAYGROUND_{name.upper()}"]
+    parsed = {}
+    for name, value in values.items():
+        try:
+            parsed[name] = kinds[name](value)
+        except (TypeError, ValueError):
+            kind = "a whole number" if kinds[name] is int else "a number"
+            raise ValueError(f"limit {name} must be {kind}, not {value!r}") from None
+    return replace(Limits(), **parsed)

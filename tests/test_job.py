@@ -1,0 +1,170 @@
+"""Training jobs and the server's admission queue: order, waiting times, failures, gone owners."""
+import threading
+import time
+
+import numpy as np
+import pytest
+
+from mlp.job import Slots, TrainingJob
+from mlp.train import TrainConfig, Trainer
+
+
+@pytest.fixture(scope="module")
+def small(mnist):
+    return mnist.x_train[:1000], mnist.y_train[:1000], mnist.x_test[:500], mnist.y_test[:500]
+
+
+def trainer(data, **kwargs):
+    """A small network; by default it trains until it is stopped."""
+    return Trainer(TrainConfig(**{"hidden_layer_sizes": (32,), "batch_size": 100, "max_steps": 10**9,
+                                  "log_every": 5, **kwargs}), data)
+
+
+def wait_for(condition, timeout=20.0):
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, "timed out"
+        time.sleep(0.01)
+
+
+class Waiter:
+    """Something that waits in a Slots queue on a thread of its own, until admitted or cancelled."""
+
+    def __init__(self, slots, name, left=0.0):
+        self.name, self.left = name, left
+        self.admitted = self.refused = False
+        self.cancel = threading.Event()
+        self.thread = threading.Thread(target=self._wait, args=(slots,), daemon=True)
+        self.thread.start()
+
+    def _wait(self, slots):
+        if slots.acquire(self, self.cancel.is_set):
+            self.admitted = True
+        else:
+            self.refused = True
+
+    def seconds_left(self):
+        return self.left
+
+
+def queue(slots, names, lefts=None):
+    """Start waiters one after another, each in the queue before the next comes."""
+    waiters = []
+    for i, name in enumerate(names):
+        waiters.append(Waiter(slots, name, (lefts or {}).get(name, 0.0)))
+        wait_for(lambda: waiters[-1].admitted or slots.position(waiters[-1]) is not None)
+    return waiters
+
+
+# ----------------------------------------------------------------------------
+# the queue
+
+
+def test_slots_admit_in_arrival_order_up_to_the_limit():
+    slots = Slots(2)
+    a, b, c, d, e = queue(slots, "abcde")
+    wait_for(lambda: a.admitted and b.admitted)
+    assert not (c.admitted or d.admitted or e.admitted)
+    assert [slots.position(w) for w in (c, d, e)] == [(1, 3), (2, 3), (3, 3)]
+    assert slots.counts() == (2, 3)
+    order = []
+    for done in (b, a, c):  # whichever ends, the longest waiting goes next
+        slots.release(done)
+        wait_for(lambda: sum(w.admitted for w in (c, d, e)) == len(order) + 1)
+        order += [w.name for w in (c, d, e) if w.admitted and w.name not in order]
+    assert order == ["c", "d", "e"]
+    assert slots.position(e) is None and slots.counts() == (2, 0)
+
+
+def test_a_cancelled_waiter_leaves_the_queue_and_the_others_move_up():
+    slots = Slots(1)
+    a, b, c = queue(slots, "abc")
+    b.cancel.set()
+    wait_for(lambda: b.refused)
+    assert slots.position(c) == (1, 1)
+    slots.release(a)
+    wait_for(lambda: c.admitted)
+    assert not b.admitted
+
+
+def test_wait_seconds_adds_up_the_jobs_ahead_on_the_earliest_free_slot():
+    slots = Slots(2)
+    x, y, a, b, c = queue(slots, "xyabc", {"x": 10.0, "y": 4.0, "a": 5.0, "b": 7.0, "c": 1.0})
+    # y's slot frees at 4 s and a takes it until 9 s; x's frees at 10 s ... b takes the 9 s one
+    assert slots.wait_seconds(a) == 4.0
+    assert slots.wait_seconds(b) == 9.0
+    assert slots.wait_seconds(c) == 10.0
+    assert slots.wait_seconds(x) is None  # training, not waiting
+    for w in (a, b, c):
+        w.cancel.set()
+
+
+def test_pace_is_learned_from_finished_jobs():
+    slots = Slots(1)
+    assert slots.pace == 1.0
+    for real in (20.0, 30.0, 25.0):
+        slots.observe(real, 10.0)
+    assert slots.pace == 2.5
+
+
+# ----------------------------------------------------------------------------
+# jobs holding slots
+
+
+def test_a_queued_job_starts_by_itself_when_the_slot_frees(small):
+    slots = Slots(1)
+    first = TrainingJob(trainer(small, max_steps=100_000), slots).start()
+    wait_for(lambda: first.trainer.step > 10)
+    second = TrainingJob(trainer(small, max_steps=20), slots).start()
+    wait_for(lambda: slots.position(second) == (1, 1))
+    assert second.state == "queued" and second.seconds_left() > 0
+    assert 0 < slots.wait_seconds(second) <= first.seconds_left() * 1.5  # until the first one ends
+    first.stop()
+    second.join(30)
+    assert first.state == "stopped" and second.state == "finished" and second.trainer.step == 20
+    assert slots.counts() == (0, 0)
+
+
+def test_a_job_that_raises_reports_it_and_frees_its_slot(small):
+    x, y, xt, yt = small
+    broken = np.array(y, copy=True)
+    broken[500] = 12  # a label that the 10 outputs cannot have: the update fails with an IndexError
+    slots = Slots(1)
+    failing = TrainingJob(trainer((x, broken, xt, yt), max_steps=50), slots)
+    waiting = TrainingJob(trainer(small, max_steps=10), slots)
+    ended = []
+    failing.on_end = ended.append
+    failing.start()
+    waiting.start()
+    failing.join(30)
+    waiting.join(30)
+    assert failing.state == "failed" and failing.message.startswith("Training failed: IndexError")
+    assert ended == [failing]
+    assert waiting.state == "finished"  # the next in line got the slot and trained
+    assert slots.counts() == (0, 0)
+
+
+def test_a_job_whose_owner_has_gone_stops_and_frees_its_slot(small):
+    slots = Slots(1)
+    present = [True]
+    running = TrainingJob(trainer(small), slots, owner_alive=lambda: present[0], timeout=0.5).start()
+    waiting = TrainingJob(trainer(small), slots, owner_alive=lambda: False, timeout=0.5).start()
+    wait_for(lambda: running.state == "running" and slots.position(waiting) == (1, 1))
+    time.sleep(1.5)
+    assert running.state == "running"  # its owner is still there
+    waiting.join(10)  # the waiting one's owner has gone: it leaves the queue
+    assert waiting.state == "stopped" and "gone away" in waiting.message and waiting.trainer.step == 0
+    present[0] = False
+    running.join(10)
+    assert running.state == "stopped" and "gone away" in running.message
+    assert slots.counts() == (0, 0)
+
+
+def test_an_owner_away_for_less_than_the_timeout_keeps_the_job(small):
+    answers = iter([False, False] + [True] * 10**6)  # two seconds away (a reconnect), then back
+    job = TrainingJob(trainer(small), Slots(1), owner_alive=lambda: next(answers), timeout=5).start()
+    time.sleep(3.5)
+    assert job.state == "running"
+    job.stop()
+    job.join(10)
+    assert job.state == "stopped" and job.message is None

@@ -1,0 +1,87 @@
+"""Server limits: where they come from, what they refuse, and how the Train page's choices follow them."""
+import tracemalloc
+
+import pytest
+
+from mlp import PRESETS, Trainer, preset
+from mlp.limits import CORES, Limits, job_megabytes, load_limits
+from mlp.settings import choices, from_query, widget_values
+
+
+def test_defaults_allow_every_preset_on_the_whole_training_set():
+    limits = Limits()
+    assert limits.max_jobs == max(1, CORES // 2) and limits.blas_threads == 1
+    for name in PRESETS:
+        assert limits.problems(preset(name), 60000) == []
+
+
+def test_the_config_file_sets_limits_and_environment_variables_win(tmp_path):
+    path = tmp_path / "playground.toml"
+    path.write_text("[limits]\nmax_jobs = 1\nmax_neurons = 256\nsession_timeout = 30\n")
+    limits = load_limits({"MNIST_PLAYGROUND_MAX_NEURONS": "128", "MNIST_PLAYGROUND_CONFIG": str(path)})
+    assert (limits.max_jobs, limits.max_neurons, limits.session_timeout) == (1, 128, 30.0)
+    assert load_limits({}, tmp_path / "absent.toml") == Limits()
+
+
+@pytest.mark.parametrize("text, env, words", [
+    ("[limits]\nmax_jobz = 2\n", {}, "unknown limits max_jobz"),
+    ("[limits\n", {}, "cannot read"),
+    ("", {"MNIST_PLAYGROUND_MAX_JOBS": "two"}, "limit max_jobs must be a whole number, not 'two'"),
+    ("[limits]\nsession_timeout = 'long'\n", {}, "limit session_timeout must be a number"),
+    ("", {"MNIST_PLAYGROUND_MAX_BATCH": "0"}, "max_batch must be positive"),
+    ("[limits]\nmax_neurons = 4\n", {}, "max_neurons must be at least 8"),
+])
+def test_a_broken_config_is_named_in_the_error(tmp_path, text, env, words):
+    path = tmp_path / "playground.toml"
+    path.write_text(text)
+    with pytest.raises(ValueError, match=words):
+        load_limits(env, path)
+
+
+def test_jobs_times_blas_threads_never_exceed_the_cores():
+    limits = Limits(max_jobs=CORES, blas_threads=4)
+    assert limits.blas_threads == 1
+    assert Limits(max_jobs=1, blas_threads=CORES).blas_threads == CORES
+
+
+def test_problems_name_each_setting_over_the_limit():
+    limits = Limits(max_layers=2, max_neurons=256, max_batch=1024, max_epochs=10, max_iterations=100)
+    config = preset("fast", hidden_layer_sizes=(512, 64, 64), batch_size=4096, max_iter=20)
+    assert limits.problems(config, 60000) == [
+        "3 hidden layers (at most 2)", "a layer of 512 neurons (at most 256)",
+        "4,096 images per update (at most 1,024)", "20 epochs (at most 10)"]
+    assert limits.problems(preset("notebook"), 60000) == [
+        "60,000 images per update (at most 1,024)", "500 iterations (at most 100)"]
+    assert limits.problems(preset("notebook", max_iter=100), 1000) == []  # full batch of a small subset
+
+
+def test_memory_limit_refuses_a_full_batch_of_wide_layers():
+    config = preset("notebook", hidden_layer_sizes=(1024,) * 4)
+    assert job_megabytes(config, 60000) > 2000
+    [problem] = Limits().problems(config, 60000)
+    assert "MB of memory while training (at most 512 MB)" in problem
+    assert Limits(max_job_mb=4096).problems(config, 60000) == []
+
+
+@pytest.mark.parametrize("name, overrides", [("notebook", {}), ("fast", {}), ("best", {}),
+                                             ("notebook", {"hidden_layer_sizes": (512, 512), "train_size": 20000})])
+def test_the_memory_estimate_covers_what_training_allocates(mnist, name, overrides):
+    config = preset(name, max_steps=3, log_every=3, **overrides)
+    tracemalloc.start()
+    try:
+        list(Trainer(config, mnist).run())
+        peak = tracemalloc.get_traced_memory()[1] / 2**20
+    finally:
+        tracemalloc.stop()
+    assert peak <= job_megabytes(config, config.train_size or 60000) <= 2 * peak + 16
+
+
+def test_the_train_page_offers_only_what_the_server_allows():
+    limits = Limits(max_layers=1, max_neurons=100, max_batch=64, max_epochs=5)
+    offered = choices(limits)
+    assert max(offered["neurons"]) == 96 and max(b for b in offered["batches"] if b != "full batch") == 64
+    values = widget_values(PRESETS["best"], limits)  # a preset brought within the limits
+    assert (values["n_hidden"], values["layer_0"], values["batch_size"], values["max_iter"]) == (1, 96, 64, 5)
+    assert limits.problems(preset("best", hidden_layer_sizes=(96,), batch_size=64, max_iter=5), 60000) == []
+    values, problems = from_query({"layers": "128", "batch": "128", "epochs": "6", "lr": "0.01"}, limits)
+    assert values == {"learning_rate_init": 0.01} and len(problems) == 3
