@@ -1,0 +1,59 @@
+"""Two students on a server that trains one model at a time, in real browser tabs."""
+import re
+
+import pytest
+from playwright.sync_api import expect
+
+from test_browser import TIMEOUT, button, main, no_exception, snapshot
+
+pytestmark = pytest.mark.browser
+
+LINK = "/train?preset=fast&images=10000&epochs=50"  # long enough to be still training when the other comes
+
+
+@pytest.fixture(scope="module")
+def one_slot_server(start_app, shared_data_dir):
+    """A server that trains one model at a time and stops a job 3 s after its tab has gone."""
+    return start_app(MNIST_PLAYGROUND_DATA=str(shared_data_dir), MNIST_PLAYGROUND_MAX_JOBS="1",
+                     MNIST_PLAYGROUND_SESSION_TIMEOUT="3")
+
+
+def open_train(context, server):
+    page = context.new_page()
+    page.set_default_timeout(TIMEOUT)
+    page.goto(server.url + LINK)
+    expect(main(page).get_by_role("heading", name="Train", exact=True)).to_be_visible()
+    expect(main(page).get_by_text("to train on 10,000 images")).to_be_visible()
+    return page
+
+
+def test_the_second_student_waits_in_the_queue_and_trains_once_the_first_tab_is_closed(browser, one_slot_server):
+    expect.set_options(timeout=TIMEOUT)
+    alice_tab = browser.new_context(viewport={"width": 1400, "height": 950})
+    bob_tab = browser.new_context(viewport={"width": 1400, "height": 950})
+    try:
+        alice = open_train(alice_tab, one_slot_server)
+        button(alice, "Train").click()
+        expect(main(alice).get_by_text(re.compile(r"^running: update [\d,]+ of 3,950"))).to_be_visible()
+
+        bob = open_train(bob_tab, one_slot_server)
+        button(bob, "Train").click()
+        queued = main(bob).get_by_text(re.compile(r"^Queued: position 1 of 1, about \d+ (s|min)\."))
+        expect(queued).to_be_visible()
+        expect(bob.get_by_text("Model: queued (1 of 1)")).to_be_visible()
+        expect(bob.get_by_text("Server: 1 training, 1 waiting (at most 1 at once)")).to_be_visible()
+        expect(button(bob, "Stop training")).to_be_enabled()
+        snapshot(bob, "queued", full_page=False)
+        no_exception(bob)
+
+        alice_tab.close()  # the first student leaves: the server stops that job and frees its slot
+        expect(queued).to_have_count(0)
+        expect(main(bob).get_by_text(re.compile(r"^running: update [\d,]+ of 3,950"))).to_be_visible()
+        expect(bob.locator(".js-plotly-plot")).to_be_visible()
+        expect(bob.get_by_text(re.compile(r"^Model: training"))).to_be_visible()
+        no_exception(bob)
+        button(bob, "Stop training").click()
+        expect(main(bob).get_by_text(re.compile(r"^Stopped at update [\d,]+\."))).to_be_visible()
+    finally:
+        alice_tab.close()
+        bob_tab.close()
