@@ -1,5 +1,8 @@
 """Server limits: where they come from, what they refuse, and how the Train page's choices follow them."""
+import re
 import tracemalloc
+from dataclasses import fields
+from pathlib import Path
 
 import pytest
 
@@ -85,3 +88,15 @@ def test_the_train_page_offers_only_what_the_server_allows():
     assert limits.problems(preset("best", hidden_layer_sizes=(96,), batch_size=64, max_iter=5), 60000) == []
     values, problems = from_query({"layers": "128", "batch": "128", "epochs": "6", "lr": "0.01"}, limits)
     assert values == {"learning_rate_init": 0.01} and len(problems) == 3
+
+
+def test_the_shipped_config_file_lists_every_limit_with_its_default():
+    path = Path(__file__).resolve().parents[1] / ".streamlit" / "playground.toml"
+    text = path.read_text()
+    listed = dict(re.findall(r"^# (\w+) = (\S+)", text, flags=re.M))
+    defaults = {f.name: f.default for f in fields(Limits)}
+    assert list(listed) == list(defaults)
+    for name, value in listed.items():
+        if name != "max_jobs":  # its default depends on the machine
+            assert float(value) == defaults[name], name
+    assert load_limits({}, path) == Limits()  # all commented out: the defaults
