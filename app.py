@@ -2,9 +2,10 @@
 import streamlit as st
 
 from mlp.data import DATASETS, TITLES
-from pages.common import run_history, status, training_slots
+from pages.common import run_history, settle_server, status, training_slots
 
 st.set_page_config(page_title="MNIST Playground", page_icon=":material/neurology:", layout="wide")
+settle_server()
 
 pages = [
     st.Page("pages/home.py", title="Home", icon=":material/home:", default=True),

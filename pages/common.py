@@ -10,6 +10,7 @@ Session state keys (per browser session):
   drawing  - the last drawing as the network sees it, (28, 28) float32 (or absent)
 The pages add their own widget keys (train_settings, gallery, canvas-N, ...).
 """
+import gc
 import secrets
 import threading
 import time
@@ -42,6 +43,22 @@ def through_app():
             st.rerun()
         st.html("<script>window.location.reload()</script>", unsafe_allow_javascript=True)
         st.stop()
+
+
+@st.cache_resource(show_spinner=False)
+def settle_server():
+    """Once per server process, after the heavy imports: set their objects aside from garbage collection.
+
+    Streamlit collects garbage in full after every script run. With many sessions polling, that
+    is dozens of collections a second, each walking the ~120,000 objects of numpy, pandas,
+    plotly and Streamlit (50 ms a time, holding the GIL, so that training hardly advanced).
+    Frozen, they are skipped; what the sessions create is still collected.
+    """
+    import pandas  # noqa: F401  (plotly imports it lazily; two sessions doing so at once saw it half-made)
+    import plotly.io  # noqa: F401
+
+    gc.collect()
+    gc.freeze()
 
 
 @st.cache_resource(show_spinner=False)
