@@ -109,3 +109,29 @@ def test_a_broken_server_config_is_reported_on_the_page(server):
     at = session()
     assert texts(at.error) == ["**The server's configuration is not valid:** limit max_jobs must be a whole "
                                "number, not 'many'"]
+
+
+def test_a_failing_training_is_reported_to_its_student_only_and_frees_the_slot(server):
+    configure, session = server
+    configure(max_jobs=1)
+    alice, bob = session(), session()
+    for at in (alice, bob):
+        open_page(at, "train")
+        at.select_slider(key="train_size").set_value(1000).run()
+    alice.slider(key="max_iter").set_value(50).run()
+    alice.button(key="train").click().run()
+    job = alice.session_state["job"]
+    wait_until(lambda: job.trainer.step > 0)
+    job.trainer.y_train[7] = 12  # a fault in this student's training only: a label no output has
+    job.join(JOB_TIMEOUT)
+    assert job.state == "failed"
+    assert common.training_slots().counts() == (0, 0)
+    alice.run()
+    assert [e for e in texts(alice.error) if e.startswith("Training failed: IndexError")]
+
+    bob.slider(key="max_iter").set_value(1).run()
+    bob.button(key="train").click().run()
+    bob.session_state["job"].join(JOB_TIMEOUT)
+    bob.run()
+    assert bob.session_state["job"].state == "finished" and not bob.error
+    assert texts(bob.success)[0].startswith("Done: ")
