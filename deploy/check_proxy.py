@@ -42,6 +42,16 @@ def connected(page):
                                                            timeout=TIMEOUT)
 
 
+def open_tab(browser, url, i):
+    """A new browser (context) named ctx<i> in the access log's user agent, its page connected to ``url``."""
+    ctx = browser.new_context(user_agent=f"Mozilla/5.0 mnist-check ctx{i}", viewport={"width": 1400, "height": 950})
+    ctx.set_default_timeout(TIMEOUT)
+    page = ctx.new_page()
+    page.goto(url)
+    connected(page)
+    return ctx, page
+
+
 def go_to(page, title, heading=None):
     page.get_by_test_id("stSidebarNav").get_by_role("link", name=title).click()
     expect(page.locator(MAIN).get_by_role("heading", name=heading or title, exact=True)).to_be_visible()
@@ -107,12 +117,7 @@ def main():
                                     args=["--no-sandbox", "--disable-dev-shm-usage", "--disable-gpu"])
         contexts, pages = [], []
         for i in range(args.contexts):
-            ctx = browser.new_context(user_agent=f"Mozilla/5.0 mnist-check ctx{i}",
-                                      viewport={"width": 1400, "height": 950})
-            ctx.set_default_timeout(TIMEOUT)
-            page = ctx.new_page()
-            page.goto(args.url)
-            connected(page)
+            ctx, page = open_tab(browser, args.url, i)
             expect(page.get_by_role("heading", name="MNIST Playground")).to_be_visible(timeout=TIMEOUT)
             contexts.append(ctx)
             pages.append(page)
@@ -235,12 +240,7 @@ def failover(args, browser, contexts, pages, problems):
     print(f"ctx{on_victim[0]}: after the next click: {status!r}; url {page.url}")
 
     # a new browser while the victim is down or restarting: nginx skips it (or retries on another)
-    ctx = browser.new_context(user_agent=f"Mozilla/5.0 mnist-check ctx{len(contexts)}",
-                              viewport={"width": 1400, "height": 950})
-    ctx.set_default_timeout(TIMEOUT)
-    new = ctx.new_page()
-    new.goto(args.url)
-    connected(new)
+    ctx, new = open_tab(browser, args.url, len(contexts))
     print(f"ctx{len(contexts)} (new, {time.time() - t0:.1f}s after the kill): cookie {cookie(ctx)}")
     contexts.append(ctx)
     pages.append(new)
