@@ -48,6 +48,7 @@ class Limits:
         sizes = config.hidden_layer_sizes
         batch, _, _, _ = schedule(config, n_train)
         full = not config.batch_size  # then max_iter counts updates, not epochs
+        cap, unit = (self.max_iterations, "iterations") if full else (self.max_epochs, "epochs")
         out = []
         if len(sizes) > self.max_layers:
             out.append(f"{len(sizes)} hidden layers (at most {self.max_layers})")
@@ -55,9 +56,8 @@ class Limits:
             out.append(f"a layer of {max(sizes)} neurons (at most {self.max_neurons})")
         if batch > self.max_batch:
             out.append(f"{batch:,} images per update (at most {self.max_batch:,})")
-        if config.max_iter > (self.max_iterations if full else self.max_epochs):
-            unit = "iterations" if full else "epochs"
-            out.append(f"{config.max_iter} {unit} (at most {self.max_iterations if full else self.max_epochs})")
+        if config.max_iter > cap:
+            out.append(f"{config.max_iter} {unit} (at most {cap})")
         mb = job_megabytes(config, n_train)
         if not out and mb > self.max_job_mb:
             out.append(f"about {mb:,.0f} MB of memory while training (at most {self.max_job_mb} MB): "
@@ -81,7 +81,10 @@ def job_megabytes(config: TrainConfig, n_train: int) -> float:
 
 def load_limits(environ=os.environ, path=None) -> Limits:
     """Read the limits: defaults, then the config file's ``[limits]``, then environment variables."""
-    path = Path(path or environ.get("MNIST_PLAYGROUND_CONFIG") or ".streamlit/playground.toml")
+    named = path or environ.get("MNIST_PLAYGROUND_CONFIG")
+    path = Path(named or ".streamlit/playground.toml")
+    if named and not path.is_file():
+        raise ValueError(f"no config file {path}")
     values = {}
     if path.is_file():
         try:

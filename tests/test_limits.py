@@ -23,7 +23,8 @@ def test_the_config_file_sets_limits_and_environment_variables_win(tmp_path):
     path.write_text("[limits]\nmax_jobs = 1\nmax_neurons = 256\nsession_timeout = 30\n")
     limits = load_limits({"MNIST_PLAYGROUND_MAX_NEURONS": "128", "MNIST_PLAYGROUND_CONFIG": str(path)})
     assert (limits.max_jobs, limits.max_neurons, limits.session_timeout) == (1, 128, 30.0)
-    assert load_limits({}, tmp_path / "absent.toml") == Limits()
+    with pytest.raises(ValueError, match="no config file"):
+        load_limits({"MNIST_PLAYGROUND_CONFIG": str(tmp_path / "absent.toml")})
 
 
 @pytest.mark.parametrize("text, env, words", [
