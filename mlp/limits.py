@@ -60,8 +60,8 @@ class Limits:
             out.append(f"{config.max_iter} {unit} (at most {cap})")
         mb = job_megabytes(config, n_train)
         if not out and mb > self.max_job_mb:
-            out.append(f"about {mb:,.0f} MB of memory while training (at most {self.max_job_mb} MB): "
-                       "use a smaller batch or narrower layers")
+            out.append(f"about {mb:,.0f} MB of memory while training (at most {self.max_job_mb} MB; "
+                       "a smaller batch or narrower layers need less)")
         return out
 
 

@@ -108,7 +108,9 @@ def server_limits() -> Limits:
     """What this server allows (mlp.limits: .streamlit/playground.toml and environment variables)."""
     limits = _limits()
     if isinstance(limits, ValueError):  # a broken config file: say so on every page, train nothing
-        st.error(f"**The server's configuration is not valid:** {limits}")
+        st.error(f"**The server's configuration is not valid:** {limits}. Whoever runs the server can fix "
+                 "it in `.streamlit/playground.toml` or the `MNIST_PLAYGROUND_*` environment variables, "
+                 "then restart it.")
         st.stop()
     return limits
 
@@ -248,7 +250,8 @@ def start_training(config, data, continue_epochs=None):
         return job
     problems = [] if continue_epochs else server_limits().problems(config, config.train_size or len(data.y_train))
     if problems:
-        st.error("**This server does not train " + "; ".join(problems) + ".** Choose smaller settings.")
+        st.error("**These settings are beyond this server's limits:** " + "; ".join(problems) + ". "
+                 "Choose smaller ones.")
         return None
     if continue_epochs:
         trainer = st.session_state["trainer"]

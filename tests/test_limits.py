@@ -63,7 +63,7 @@ def test_memory_limit_refuses_a_full_batch_of_wide_layers():
     config = preset("notebook", hidden_layer_sizes=(1024,) * 4)
     assert job_megabytes(config, 60000) > 2000
     [problem] = Limits().problems(config, 60000)
-    assert "MB of memory while training (at most 512 MB)" in problem
+    assert "MB of memory while training (at most 512 MB; a smaller batch or narrower layers need less)" in problem
     assert Limits(max_job_mb=4096).problems(config, 60000) == []
 
 
