@@ -67,7 +67,7 @@ class Slots:
 
     @property
     def pace(self) -> float:
-        """How many times longer than estimated jobs take on this server (1 until one has ended)."""
+        """How many times longer than estimated jobs take on this server (1 until one has trained)."""
         return statistics.median(self._pace) if self._pace else 1.0
 
     def wait_seconds(self, job):
@@ -120,14 +120,14 @@ class TrainingJob:
             self.state, self.message = "stopped", self.message or "Stopped before it started."
             return
         try:
-            estimated = self.seconds_left(pace=1.0)
-            self._started = (time.monotonic(), self.trainer.step)
+            t, estimated = self.trainer, self.seconds_left(pace=1.0)
+            self._started, left = (time.monotonic(), t.step), t.total_steps - t.step
             self.state = "running"
-            for _ in self.trainer.run(stop=self._cancelled):
+            for _ in t.run(stop=self._cancelled):
                 pass
-            self.state = "finished" if self.trainer.done else "stopped"
-            if self.state == "finished" and self.slots is not None:
-                self.slots.observe(time.monotonic() - self._started[0], estimated)
+            self.state = "finished" if t.done else "stopped"
+            if self.slots is not None and t.step > self._started[1]:  # teach the slots this server's pace
+                self.slots.observe(time.monotonic() - self._started[0], estimated * (t.step - self._started[1]) / left)
         except TrainingDiverged as e:
             self.state, self.message = "diverged", str(e)
         except Exception as e:  # reported to this job's user; the server goes on

@@ -123,6 +123,15 @@ def test_a_queued_job_starts_by_itself_when_the_slot_frees(small):
     second.join(30)
     assert first.state == "stopped" and second.state == "finished" and second.trainer.step == 20
     assert slots.counts() == (0, 0)
+    assert slots.pace not in (0.0, 1.0)  # the jobs taught the slots this machine's pace
+
+
+def test_a_waiting_job_expects_the_pace_of_the_jobs_before_it(small):
+    slots = Slots(1)
+    job = TrainingJob(trainer(small, max_steps=500), slots)
+    assert job.seconds_left() == job.seconds_left(pace=1.0) > 0
+    slots.observe(30.0, 10.0)
+    assert job.seconds_left() == pytest.approx(3 * job.seconds_left(pace=1.0))
 
 
 def test_a_job_that_raises_reports_it_and_frees_its_slot(small):
