@@ -102,8 +102,13 @@ def wait_for_update_above(page, n, timeout=TIMEOUT):
 
 
 def wait_for_points(page, n, timeout=TIMEOUT):
-    page.wait_for_function(f"document.querySelectorAll('{POINTS}').length >= {n}", timeout=timeout)
-    return page.locator(POINTS).count()
+    """Wait until the chart has at least ``n`` points; return the count seen then (counting again
+    later could catch Plotly in the middle of a redraw, with no points at all)."""
+    found = page.wait_for_function(f"""() => {{
+        const count = document.querySelectorAll('{POINTS}').length;
+        return count >= {n} ? count : 0;
+    }}""", timeout=timeout)
+    return found.json_value()
 
 
 def draw(page, digit_strokes):
