@@ -17,7 +17,8 @@ machine, and would measure the browsers. Each is an asyncio task speaking Stream
 2. open the Train page from a shared link, ?preset=fast&images=10000;
 3. press Train, then poll as the browser does: each `auto_rerun` the server sends (interval, fragment
    id) starts a timer that reruns the fragment, until a full run or `stop_auto_rerun` cancels it.
-   "position N of M" gives the queue's length; "Done: 97.84% ..." ends the wait; an error ends
+   "position N of M" gives the queue's length, and the first "about N s" is compared with the
+   wait until the progress says "running"; "Done: 97.84% ..." ends the wait; an error ends
    the student;
 4. go to the Draw page and draw D digits, a few seconds apart, pressing Clear between them: a real
    MNIST test image, upscaled to the 280 x 280 canvas, white on black, sent as the canvas sends it
@@ -74,6 +75,7 @@ SHARED_LINK = "preset=fast&images=10000"
 PORTS = range(8610, 8631)
 KNOBS = ("MNIST_PLAYGROUND_MAX_JOBS", "MNIST_PLAYGROUND_BLAS_THREADS", "MNIST_PLAYGROUND_SESSION_TIMEOUT")
 QUEUED = re.compile(r"position (\d+) of (\d+)")
+WAIT = re.compile(r"position \d+ of \d+, about (\d+) (s|min)")
 DONE = re.compile(r"Done: ([\d.]+)%")
 PREDICTION = re.compile(r"prediction: \*\*(.+?)\*\*")
 
@@ -102,6 +104,7 @@ class Student:
         self.pages, self.page, self.path, self.query = {}, "", "", ""
         self.buttons, self.canvas = {}, None
         self.done = self.failure = self.prediction = None
+        self.promised = self.started = None  # (time, seconds) of the first "about N s"; training's start
         self.reload = False
         self.runs, self.finished = [], set()  # ids of the full runs started / finished successfully
         self.timers = {}  # fragment id -> (interval, task)
@@ -187,6 +190,8 @@ class Student:
     def _element(self, el):
         kind = el.WhichOneof("type")
         text = getattr(el, kind).body if kind in ("markdown", "alert", "html") else ""
+        if kind == "progress" and el.progress.text.startswith("running") and self.started is None:
+            self.started = time.perf_counter()
         if kind == "button":
             self.buttons[el.button.label] = el.button.id
         elif kind == "bidi_component" and "drawable_canvas" in el.bidi_component.component_name:
@@ -199,6 +204,8 @@ class Student:
             self.failure = text
         if m := QUEUED.search(text):
             self.load.max_queue = max(self.load.max_queue, int(m[2]))
+            if self.promised is None and (w := WAIT.search(text)):
+                self.promised = (time.perf_counter(), int(w[1]) * (60 if w[2] == "min" else 1))
         if m := DONE.search(text):
             self.done = float(m[1])
         if m := PREDICTION.search(text):
@@ -298,6 +305,8 @@ async def student(i: int, n: int, base: str, load: Load, digits, end: float, arg
             if me.failure:
                 raise SessionError(f"training: {me.failure}")
             record.update(train_s=time.perf_counter() - t1, accuracy=me.done)
+            if me.promised and me.started:  # the queue's "about N s" against the wait that followed
+                record.update(wait_promised=me.promised[1], wait_actual=me.started - me.promised[0])
             await me.goto("draw", lambda: me.canvas is not None)
             for k in range(args.draws):
                 index = rng.randrange(len(digits[1]))
@@ -422,6 +431,7 @@ async def run_load(n: int, base: str, pids, digits, args) -> dict:
     sampler.cancel()
     busy = [d["latency"] for d in load.draws if d["busy"]]
     trained = [r for r in records if "train_s" in r]
+    waited = [r for r in records if "wait_actual" in r]
     return {
         "sessions": n, "completed": sum("ok" in r for r in records),
         "failed": sum("error" in r for r in records),
@@ -432,6 +442,8 @@ async def run_load(n: int, base: str, pids, digits, args) -> dict:
         "right": [sum(d["correct"] for d in load.draws), len(load.draws)],
         "trained": len(trained), "train_s": spread([r["train_s"] for r in trained], 50, 100),
         "accuracy": spread([r["accuracy"] for r in trained], 50)[0], "max_queue": load.max_queue,
+        "wait_s": spread([r["wait_actual"] for r in waited], 50) + spread([r["wait_promised"] for r in waited], 50)
+        + spread([abs(r["wait_actual"] - r["wait_promised"]) for r in waited], 50),
         "polls": load.polls, "rss_mb": [peak[0], memory_mb(pids, "VmHWM")] if pids else [None, None],
         "client_cpu_s": time.process_time() - cpu0, "records": records, "draws": load.draws,
     }
@@ -442,7 +454,8 @@ COLUMNS = [  # title, key in run_load()'s result, format of each value
     ("exc", "exceptions", "{}"), ("total s", "total_s", "{:.0f}"),
     ("busy draws p50/p95/max ms", "busy_ms", "{:.0f}"), ("all draws ms", "all_ms", "{:.0f}"),
     ("right", "right", "{}"), ("trained", "trained", "{}"), ("train p50/max s", "train_s", "{:.1f}"),
-    ("acc %", "accuracy", "{:.2f}"), ("queue", "max_queue", "{}"), ("RSS peak/HWM MB", "rss_mb", "{:.0f}"),
+    ("acc %", "accuracy", "{:.2f}"), ("queue", "max_queue", "{}"),
+    ("queue wait p50: real/said/error s", "wait_s", "{:.0f}"), ("RSS peak/HWM MB", "rss_mb", "{:.0f}"),
     ("client cpu s", "client_cpu_s", "{:.1f}"),
 ]
 
