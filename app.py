@@ -26,8 +26,9 @@ with st.sidebar:
     st.selectbox("Data set", DATASETS, format_func=TITLES.get, key="dataset",
                  help="MNIST: handwritten digits. Fashion-MNIST: small photos of clothing, same size and format.")
     st.caption(f"Model: {status()}")
-    training, waiting = training_slots().counts()
+    slots = training_slots()
+    training, waiting = slots.counts()
     if training or waiting:
-        st.caption(f"Server: {training} training, {waiting} waiting (at most {training_slots().limit} at once)")
+        st.caption(f"Server: {training} training, {waiting} waiting (at most {slots.limit} at once)")
 
 pg.run()

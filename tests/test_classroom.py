@@ -14,22 +14,20 @@ ROOT = Path(__file__).resolve().parents[1]
 
 @pytest.fixture
 def server(app_env, monkeypatch):
-    """Start sessions of one server whose limits come from ``env``; stop their jobs at the end."""
+    """``server(n, **limits)``: a server with these limits (as MNIST_PLAYGROUND_* variables) and n
+    sessions of it, their home page run once. Their jobs are stopped at the end."""
     monkeypatch.setattr(app_test, "PagesManager", ServerPages)
     sessions = []
 
-    def configure(**env):
+    def start(n, **env):
         for key, value in env.items():
             monkeypatch.setenv(f"MNIST_PLAYGROUND_{key.upper()}", str(value))
         common._limits.clear()  # read the limits and make the slots afresh, as a new server would
         common.training_slots.clear()
+        sessions.extend(AppTest.from_file(str(ROOT / "app.py"), default_timeout=30).run() for _ in range(n))
+        return sessions[-n:]
 
-    def session():
-        at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=30).run()
-        sessions.append(at)
-        return at
-
-    yield configure, session
+    yield start
     for at in sessions:
         if "job" in at.session_state:
             at.session_state["job"].stop()
@@ -47,9 +45,7 @@ def wait_until(condition, timeout=JOB_TIMEOUT):
 
 
 def test_with_one_slot_a_second_student_is_queued_then_trains(server):
-    configure, session = server
-    configure(max_jobs=1)
-    alice, bob = session(), session()
+    alice, bob = server(2, max_jobs=1)
     for at in (alice, bob):
         open_page(at, "train")
         at.slider(key="max_iter").set_value(50).run()  # minutes of training, unless stopped
@@ -74,9 +70,7 @@ def test_with_one_slot_a_second_student_is_queued_then_trains(server):
 
 
 def test_one_students_model_and_runs_are_not_anothers(server):
-    configure, session = server
-    configure(max_jobs=2)
-    alice, bob = session(), session()
+    alice, bob = server(2, max_jobs=2)
     open_page(alice, "train")
     alice.select_slider(key="train_size").set_value(1000).run()
     alice.slider(key="max_iter").set_value(1).run()
@@ -91,9 +85,7 @@ def test_one_students_model_and_runs_are_not_anothers(server):
 
 
 def test_settings_beyond_the_servers_limits_are_not_offered_nor_trained(server):
-    configure, session = server
-    configure(max_neurons=64, max_epochs=5, max_job_mb=2)
-    at = session()
+    [at] = server(1, max_neurons=64, max_epochs=5, max_job_mb=2)
     open_page(at, "train")
     assert at.select_slider(key="layer_0").options[-1] == "64"
     assert at.slider(key="max_iter").max == 5 and at.slider(key="max_iter").value == 5
@@ -105,18 +97,14 @@ def test_settings_beyond_the_servers_limits_are_not_offered_nor_trained(server):
 
 
 def test_a_broken_server_config_is_reported_on_the_page(server):
-    configure, session = server
-    configure(max_jobs="many")
-    at = session()
+    [at] = server(1, max_jobs="many")
     [error] = texts(at.error)
     assert error.startswith("**The server's configuration is not valid:** limit max_jobs must be a whole "
                             "number, not 'many'. Whoever runs the server can fix it")
 
 
 def test_a_failing_training_is_reported_to_its_student_only_and_frees_the_slot(server):
-    configure, session = server
-    configure(max_jobs=1)
-    alice, bob = session(), session()
+    alice, bob = server(2, max_jobs=1)
     for at in (alice, bob):
         open_page(at, "train")
         at.select_slider(key="train_size").set_value(1000).run()
