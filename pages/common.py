@@ -286,3 +286,24 @@ def status():
             return f"queued ({pos[0]} of {pos[1]})" if pos else "queued"
         return f"training ({trainer.step / max(trainer.total_steps, 1):.0%}{acc})"
     return f"trained{acc}" if last else "untrained"
+
+
+def live_chart(fig, key, run):
+    """Draw a Plotly figure that is redrawn twice a second (the curves of a training ``run``) without flicker.
+
+    Streamlit mounts a Plotly chart afresh whenever its figure changes, and the new chart stays blank
+    for 30-300 ms while it draws. So the figure drawn last time stays underneath, sent unchanged
+    (Streamlit leaves an unchanged chart as it is), until the new one on top has drawn over it.
+    """
+    ss = st.session_state
+    count, last_run, last = ss.get(key, (0, None, None))
+    ss[key] = (count + 1, run, fig)
+    new = "ab"[count % 2]  # the two charts take turns on top
+    st.html(f"<style>.st-key-{key} {{display: grid; grid-template-columns: minmax(0, 1fr)}} "
+            f".st-key-{key} > div {{grid-area: 1 / 1}} .st-key-{key}_{new} {{z-index: 1}}</style>")
+    with st.container(key=key):
+        for slot in "ab":
+            shown = fig if slot == new else last if last_run is run else None
+            with st.container(key=f"{key}_{slot}"):
+                if shown is not None:
+                    st.plotly_chart(shown, width="stretch", key=f"{key}_{slot}_chart")

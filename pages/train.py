@@ -7,7 +7,8 @@ from mlp import PRESETS
 from mlp.figures import training_curves
 from mlp.train import TrainConfig, count_params, estimate_seconds
 from mlp.settings import ALPHAS, CHOICES, RATES, SUBSETS, choices, from_query, to_query, widget_values
-from pages.common import current_job, dataset, server_limits, start_training, through_app, training_slots
+from pages.common import (current_job, dataset, live_chart, server_limits, start_training, through_app,
+                          training_slots)
 
 HELP = {
     "hidden": "Layers between the 784 input pixels and the 10 outputs. More layers can learn more "
@@ -178,7 +179,10 @@ with right:
                     f"{p.samples_per_second:,.0f} images/s · test accuracy {p.test_accuracy:.2%}"
                     + (f" · about {eta:.0f} s left" if job.alive else f" · {p.elapsed:.1f} s of training"))
             st.progress(min(done, 1.0), text=text)
-            st.plotly_chart(training_curves(history), width="stretch")
+            if job.alive:
+                live_chart(training_curves(history), "live_curves", run=trainer)
+            else:
+                st.plotly_chart(training_curves(history), width="stretch")
         else:
             st.progress(0.0, text="Starting…")
         if job.state == "diverged":

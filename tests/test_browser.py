@@ -19,7 +19,25 @@ SHOTS = os.environ.get("MNIST_PLAYGROUND_SCREENSHOTS")
 TIMEOUT = 120_000    # ms, for ordinary waits: this machine may be busy with other work
 TRAINING = 900_000   # ms, for a whole training run on the full data set (minutes on a busy machine)
 MAIN = '[data-testid="stMainBlockContainer"]'
-POINTS = ".js-plotly-plot .scatterlayer .point"
+# The points on the fullest chart: while training, the last curves are drawn over the ones before.
+POINTS_JS = """() => Math.max(0, ...Array.from(document.querySelectorAll('.js-plotly-plot'),
+                                           chart => chart.querySelectorAll('.scatterlayer .point').length))"""
+# From now on, count the animation frames in which no chart with points shows, and the charts drawn.
+WATCH_CHART_JS = """() => {
+    const watch = window.chartWatch = {blank: 0, frames: 0, drawn: new Set()};
+    const look = () => {
+        let shown = false;
+        for (const chart of document.querySelectorAll('.js-plotly-plot')) {
+            watch.drawn.add(chart);
+            shown ||= chart.getBoundingClientRect().height > 100 && getComputedStyle(chart).visibility !== 'hidden'
+                       && chart.querySelector('.scatterlayer .point') !== null;
+        }
+        watch.frames += 1;
+        watch.blank += shown ? 0 : 1;
+        requestAnimationFrame(look);
+    };
+    look();
+}"""
 
 # The update number in the Train page's progress text ("running: update 1,234 of 3,752 · ..."), or -1.
 UPDATE_JS = f"""() => {{
@@ -105,7 +123,7 @@ def wait_for_points(page, n, timeout=TIMEOUT):
     """Wait until the chart has at least ``n`` points; return the count seen then (counting again
     later could catch Plotly in the middle of a redraw, with no points at all)."""
     found = page.wait_for_function(f"""() => {{
-        const count = document.querySelectorAll('{POINTS}').length;
+        const count = ({POINTS_JS})();
         return count >= {n} ? count : 0;
     }}""", timeout=timeout)
     return found.json_value()
@@ -162,6 +180,11 @@ def test_train_watch_the_chart_grow_leave_come_back_and_stop(page, app_server):
         first = wait_for_points(page, 2)
         later = wait_for_points(page, first + 1)
         assert later > first
+        # the chart is redrawn twice a second and never goes blank meanwhile
+        page.evaluate(WATCH_CHART_JS)
+        page.wait_for_function("chartWatch.drawn.size >= 6")  # 5 redraws
+        watch = page.evaluate("({blank: chartWatch.blank, frames: chartWatch.frames})")
+        assert watch["blank"] == 0, watch
         expect(main(page).get_by_text(re.compile(r"^running: update [\d,]+ of 3,950"))).to_be_visible()
         no_exception(page)
 
@@ -192,9 +215,9 @@ def test_train_watch_the_chart_grow_leave_come_back_and_stop(page, app_server):
         assert at_click <= final < 3_950
         # the page shows the number of at most half a second ago; allow 3 s of updates in all
         assert final - at_click <= 3 * per_second + 1, (final, at_click, per_second)
-        points = page.locator(POINTS).count()
+        points = page.evaluate(POINTS_JS)
         page.wait_for_timeout(2000)  # watch for a while: no new update, no new point
-        assert update_number(page) == final and page.locator(POINTS).count() == points
+        assert update_number(page) == final and page.evaluate(POINTS_JS) == points
         expect(stopped).to_be_visible()
         expect(button(page, "Stop training")).to_be_disabled()
         expect(button(page, "Train")).to_be_enabled()
@@ -219,7 +242,7 @@ def test_train_on_all_images_then_draw_digits(page, app_server):
     accuracy = float(re.search(r"([\d.]+)% test accuracy", done.inner_text()).group(1))
     assert accuracy > 96
     expect(main(page).get_by_text(re.compile(r"^finished: update 3,752 of 3,752"))).to_be_visible()
-    assert page.locator(POINTS).count() >= 4 * 32  # 4 curves, a point every quarter epoch
+    assert page.evaluate(POINTS_JS) >= 4 * 32  # 4 curves, a point every quarter epoch
     no_exception(page)
     snapshot(page, "train")
 

@@ -4,7 +4,7 @@ import re
 import pytest
 from playwright.sync_api import expect
 
-from test_browser import TIMEOUT, button, main, no_exception, snapshot
+from test_browser import TIMEOUT, button, main, no_exception, snapshot, wait_for_points
 
 pytestmark = pytest.mark.browser
 
@@ -49,7 +49,7 @@ def test_the_second_student_waits_in_the_queue_and_trains_once_the_first_tab_is_
         alice_tab.close()  # the first student leaves: the server stops that job and frees its slot
         expect(queued).to_have_count(0)
         expect(main(bob).get_by_text(re.compile(r"^running: update [\d,]+ of 3,950"))).to_be_visible()
-        expect(bob.locator(".js-plotly-plot")).to_be_visible()
+        wait_for_points(bob, 2)  # the curves grow
         expect(bob.get_by_text(re.compile(r"^Model: training"))).to_be_visible()
         no_exception(bob)
         button(bob, "Stop training").click()
