@@ -2,7 +2,7 @@
 import streamlit as st
 
 from mlp.data import DATASETS, TITLES
-from pages.common import run_history, settle_server, status, training_slots
+from pages.common import run_history, settle_server, status, training_slots, while_training
 
 st.set_page_config(page_title="MNIST Playground", page_icon=":material/neurology:", layout="wide")
 settle_server()
@@ -18,6 +18,16 @@ pages = [
 ]
 pg = st.navigation(pages)
 
+
+def model_and_server():
+    """The sidebar's lines on this tab's model and on the server's training queue."""
+    st.caption(f"Model: {status()}")
+    slots = training_slots()
+    training, waiting = slots.counts()
+    if training or waiting:
+        st.caption(f"Server: {training} training, {waiting} waiting (at most {slots.limit} at once)")
+
+
 run_history()  # find this tab's runs again after a reload, through ?sid=
 st.query_params["sid"] = st.session_state.sid
 
@@ -25,10 +35,6 @@ with st.sidebar:
     st.session_state.setdefault("dataset", "mnist")
     st.selectbox("Data set", DATASETS, format_func=TITLES.get, key="dataset",
                  help="MNIST: handwritten digits. Fashion-MNIST: small photos of clothing, same size and format.")
-    st.caption(f"Model: {status()}")
-    slots = training_slots()
-    training, waiting = slots.counts()
-    if training or waiting:
-        st.caption(f"Server: {training} training, {waiting} waiting (at most {slots.limit} at once)")
+    while_training(model_and_server)
 
 pg.run()

@@ -288,6 +288,21 @@ def status():
     return f"trained{acc}" if last else "untrained"
 
 
+def while_training(render):
+    """Call ``render()``, and again every 2 s while this tab's training job waits or runs, so that
+    what it shows (the job's progress, the queue) keeps up; rerun the page once the job has ended."""
+    job = current_job()
+    alive = job is not None and job.alive
+
+    @st.fragment(run_every=2.0 if alive else None)
+    def refresh():
+        render()
+        if alive and not job.alive:
+            st.rerun()
+
+    refresh()
+
+
 def live_chart(fig, key, run):
     """Draw a Plotly figure that is redrawn twice a second (the curves of a training ``run``) without flicker.
 

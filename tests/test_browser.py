@@ -185,6 +185,9 @@ def test_train_watch_the_chart_grow_leave_come_back_and_stop(page, app_server):
         page.wait_for_function("chartWatch.drawn.size >= 6")  # 5 redraws
         watch = page.evaluate("({blank: chartWatch.blank, frames: chartWatch.frames})")
         assert watch["blank"] == 0, watch
+        # the sidebar keeps up with the job too
+        model_line = page.get_by_text(re.compile(r"^Model: training \(\d+%"))
+        expect(model_line).not_to_have_text(model_line.inner_text())
         expect(main(page).get_by_text(re.compile(r"^running: update [\d,]+ of 3,950"))).to_be_visible()
         no_exception(page)
 
