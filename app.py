@@ -2,7 +2,7 @@
 import streamlit as st
 
 from mlp.data import DATASETS, TITLES
-from pages.common import run_history, settle_server, status, training_slots, while_training
+from pages.common import keep_status_lines_fresh, run_history, settle_server, status, status_line, training_slots
 
 st.set_page_config(page_title="MNIST Playground", page_icon=":material/neurology:", layout="wide")
 settle_server()
@@ -17,15 +17,14 @@ pages = [
     st.Page("pages/compare.py", title="Compare runs", icon=":material/compare_arrows:", url_path="compare"),
 ]
 pg = st.navigation(pages)
+LIVE_PAGES = {"train", "draw"}  # their own live fragments redraw the status lines while training
 
 
-def model_and_server():
-    """The sidebar's lines on this tab's model and on the server's training queue."""
-    st.caption(f"Model: {status()}")
+def server_queue():
+    """The sidebar's line on the server's trainings, if there are any."""
     slots = training_slots()
     training, waiting = slots.counts()
-    if training or waiting:
-        st.caption(f"Server: {training} training, {waiting} waiting (at most {slots.limit} at once)")
+    return f"Server: {training} training, {waiting} waiting (at most {slots.limit} at once)" if training or waiting else ""
 
 
 run_history()  # find this tab's runs again after a reload, through ?sid=
@@ -35,6 +34,10 @@ with st.sidebar:
     st.session_state.setdefault("dataset", "mnist")
     st.selectbox("Data set", DATASETS, format_func=TITLES.get, key="dataset",
                  help="MNIST: handwritten digits. Fashion-MNIST: small photos of clothing, same size and format.")
-    while_training(model_and_server)
+    st.session_state.status_lines = []  # drawn afresh by this run; pages may add theirs
+    status_line(lambda: f"Model: {status()}")
+    status_line(server_queue)
 
 pg.run()
+if pg.url_path not in LIVE_PAGES:
+    keep_status_lines_fresh()  # after the page, so that its status lines are drawn too

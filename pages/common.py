@@ -288,16 +288,39 @@ def status():
     return f"trained{acc}" if last else "untrained"
 
 
-def while_training(render):
-    """Call ``render()``, and again every 2 s while this tab's training job waits or runs, so that
-    what it shows (the job's progress, the queue) keeps up; rerun the page once the job has ended."""
-    job = current_job()
-    alive = job is not None and job.alive
+def status_line(text, write="caption"):
+    """Show ``text()`` (say, the model's status) with ``st.<write>``, in a place that
+    `redraw_status_lines` redraws while the tab's job waits or trains."""
+    box = st.empty()
+    st.session_state.setdefault("status_lines", []).append((box, text, write))
+    _draw_line(box, text, write)
 
-    @st.fragment(run_every=2.0 if alive else None)
+
+def _draw_line(box, text, write):
+    line = text()
+    if line:
+        getattr(box, write)(line)
+    else:
+        box.empty()
+
+
+def redraw_status_lines():
+    """Redraw the status lines; a page's live fragment calls this, as it may draw outside itself."""
+    for line in st.session_state.get("status_lines", []):
+        _draw_line(*line)
+
+
+def keep_status_lines_fresh():
+    """For pages without a live fragment of their own: redraw the status lines every 2 s while this
+    tab's job waits or trains, and rerun the page once it has ended."""
+    job = current_job()
+    if job is None or not job.alive:
+        return
+
+    @st.fragment(run_every=2.0)
     def refresh():
-        render()
-        if alive and not job.alive:
+        redraw_status_lines()
+        if not job.alive:
             st.rerun()
 
     refresh()

@@ -5,7 +5,7 @@ from streamlit_drawable_canvas import st_canvas
 
 from mlp.figures import probabilities
 from mlp.preprocess import canvas_to_mnist
-from pages.common import current_job, current_model, dataset, start_fast_preset
+from pages.common import current_job, current_model, dataset, redraw_status_lines, start_fast_preset
 
 st.title("Draw")
 data = dataset()
@@ -54,6 +54,7 @@ with right:
     if job is not None and job.alive:
         @st.fragment(run_every=1.0)
         def progress():
+            redraw_status_lines()
             trainer = current_job().trainer
             st.progress(min(trainer.step / max(trainer.total_steps, 1), 1.0), text="Training in the background…")
             if not current_job().alive:

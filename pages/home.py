@@ -2,7 +2,7 @@
 import streamlit as st
 
 from mlp.data import TITLES
-from pages.common import dataset, status, while_training
+from pages.common import dataset, status, status_line
 
 st.title("MNIST Playground")
 st.markdown(
@@ -23,7 +23,7 @@ with c1:
         st.caption(f"Loaded from {data.source}")
 with c2:
     st.subheader("Your model")
-    while_training(lambda: st.markdown(f"Status: **{status()}**"))
+    status_line(lambda: f"Status: **{status()}**", "markdown")
 
 st.subheader("Pages")
 st.page_link("pages/train.py", label="Train: choose the network, train it, watch the curves", icon=":material/monitoring:")

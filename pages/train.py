@@ -7,8 +7,8 @@ from mlp import PRESETS
 from mlp.figures import training_curves
 from mlp.train import TrainConfig, count_params, estimate_seconds
 from mlp.settings import ALPHAS, CHOICES, RATES, SUBSETS, choices, from_query, to_query, widget_values
-from pages.common import (current_job, dataset, live_chart, server_limits, start_training, through_app,
-                          training_slots)
+from pages.common import (current_job, dataset, live_chart, redraw_status_lines, server_limits, start_training,
+                          through_app, training_slots)
 
 HELP = {
     "hidden": "Layers between the 784 input pixels and the 10 outputs. More layers can learn more "
@@ -163,6 +163,7 @@ with right:
     @st.fragment(run_every=(2.0 if queued else 0.5) if running else None)
     def live():
         """Redraw progress and curves from the job's history; rerun the page once the job ends."""
+        redraw_status_lines()
         job = current_job()
         if job is None:
             st.info("No model yet: choose settings on the left and press **Train**.")

@@ -196,6 +196,10 @@ def test_train_watch_the_chart_grow_leave_come_back_and_stop(page, app_server):
         go_to(page, "Draw", "draw")
         expect(main(page).get_by_text("Training in the background…")).to_be_visible()
         no_exception(page)
+        go_to(page, "Home", "", heading="MNIST Playground")  # a page with no live part of its own
+        status_line = main(page).get_by_text(re.compile(r"^Status: training \(\d+%"))
+        expect(status_line).not_to_have_text(status_line.inner_text())
+        no_exception(page)
         go_to(page, "Train", "train")
         after = wait_for_update_above(page, before)
         assert after > before
