@@ -24,7 +24,9 @@ def server_queue():
     """The sidebar's line on the server's trainings, if there are any."""
     slots = training_slots()
     training, waiting = slots.counts()
-    return f"Server: {training} training, {waiting} waiting (at most {slots.limit} at once)" if training or waiting else ""
+    if not training and not waiting:
+        return ""
+    return f"Server: {training} training, {waiting} waiting (at most {slots.limit} at once)"
 
 
 run_history()  # find this tab's runs again after a reload, through ?sid=
