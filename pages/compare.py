@@ -4,7 +4,7 @@ import io
 import streamlit as st
 
 from mlp import MLP, ModelFileError, figures
-from pages.common import current_model, dataset, run_history, server_limits, set_current_model
+from pages.common import current_model, dataset, redraw_status_lines, run_history, server_limits, set_current_model
 
 METRICS = {"test_accuracy": "Test accuracy", "train_accuracy": "Train accuracy", "loss": "Training loss",
            "test_loss": "Test loss"}
@@ -33,8 +33,8 @@ else:
                 help="Draw, Gallery, Evaluate and Inspect then use this run's weights"
                      + ("" if run.model is not None else " (dropped to save memory)")):
         set_current_model(run.model, run.dataset, run.label)
-        st.session_state.run_message = f"{run.label} is now the current model."
-        st.rerun()  # the sidebar's status was drawn before this page: draw it again
+        redraw_status_lines()  # the sidebar's status was drawn before this page
+        st.success(f"{run.label} is now the current model.")
     b.download_button("History (CSV)", run.history_csv(), f"run-{run.id}-history.csv", "text/csv",
                       key="run_csv")
     c.download_button("Config (JSON)", run.config_json(), f"run-{run.id}-config.json", "application/json",
@@ -42,8 +42,6 @@ else:
     if d.button("Delete run", key="run_delete"):
         run_history().remove(run.id)
         st.rerun()
-    if "run_message" in st.session_state:
-        st.success(st.session_state.pop("run_message"))
 
 st.subheader("Save and load a model")
 model = current_model(data.name)
@@ -82,7 +80,7 @@ with right:
             st.session_state.upload_message = ("success", f"Loaded {upload.name}: "
                                                f"{' → '.join(map(str, loaded.layer_sizes))}, trained on {name}. "
                                                "It is now the current model.")
-        st.rerun()  # the sidebar's status was drawn before this page: draw it again
+        redraw_status_lines()  # the sidebar's status was drawn before this page
     if upload is not None and "upload_message" in st.session_state:
         kind, text = st.session_state.upload_message
         (st.error if kind == "error" else st.success)(text)
