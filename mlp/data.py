@@ -9,13 +9,17 @@ import hashlib
 import math
 import os
 import re
+import time
 import zlib
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, NamedTuple, Sequence
 from urllib.parse import urlsplit
 
 import numpy as np
 import pooch
+import requests  # pooch depends on it
+import urllib3
 
 DATASETS = ("mnist", "fashion-mnist")
 ENV_DATA = "MNIST_PLAYGROUND_DATA"
@@ -56,6 +60,24 @@ SHA256 = {
         "5b4141f0afbad91edebe8549f8fcffe087ea10ca49f1dbef5c9a5cd8815ce37b",
         "0402a96d92fd2663957122ceb108a494c5af83dab82d92729df917d7dec38c34"))),
 }
+# Size in bytes of the published .gz files: the progress bar's weights, and each download's byte cap.
+GZ_SIZES = {
+    "mnist": dict(zip(FILES, (9_912_422, 28_881, 1_648_877, 4_542))),
+    "fashion-mnist": dict(zip(FILES, (26_421_880, 29_515, 4_422_102, 5_148))),
+}
+MAX_GROWTH = 4  # a download past 4x the published size is abandoned (other mirrors recompress)
+
+
+@dataclass(frozen=True)
+class Timeouts:
+    """How long a download may wait, in seconds."""
+
+    connect: float = 5.0     # to open the connection to a mirror
+    read: float = 15.0       # for the mirror's next bytes (its first answer, or more of the file)
+    per_file: float = 180.0  # for one whole file, however slowly the bytes come
+
+
+TIMEOUTS = Timeouts()  # the default of `load_dataset(timeouts=...)`; a server may replace it
 _COUNTS = {"train": 60000, "t10k": 10000}
 _REPLACE = "Delete it or replace it with a fresh copy."
 
@@ -141,7 +163,8 @@ def default_cache_dir() -> Path:
 
 def load_dataset(name: str = "mnist", data_dir: str | os.PathLike | None = None, *,
                  cache_dir: str | os.PathLike | None = None, mirrors: Sequence[str] | None = None,
-                 progress: Callable[[float, str], None] | None = None) -> Dataset:
+                 progress: Callable[[float, str], None] | None = None,
+                 timeouts: Timeouts | None = None) -> Dataset:
     """Load a data set from a named folder, the cache, or a download.
 
     Parameters
@@ -160,6 +183,10 @@ def load_dataset(name: str = "mnist", data_dir: str | os.PathLike | None = None,
     progress : callable, optional
         Called as ``progress(fraction, message)`` while downloading (fraction rising
         from 0 to 1 over the files) and once with 1.0 when the data set is ready.
+    timeouts : Timeouts, optional
+        Limits on each download; defaults to the module's `TIMEOUTS`. A mirror that accepts
+        the connection and never answers fails after ``connect + read`` seconds at most, one
+        that drips bytes after ``per_file + read``; either way the next mirror is tried.
 
     Returns
     -------
@@ -187,7 +214,7 @@ def load_dataset(name: str = "mnist", data_dir: str | os.PathLike | None = None,
         if missing:
             if mirrors is None:
                 mirrors = os.environ.get(ENV_MIRRORS, "").split() or MIRRORS[name]
-            used = _download(name, folder, missing, list(mirrors), progress)
+            used = _download(name, folder, missing, list(mirrors), progress, timeouts or TIMEOUTS)
             source = f"downloaded from {used} into {folder}"
         else:
             source = f"{folder} (cache)"
@@ -271,36 +298,60 @@ def _load_folder(name: str, folder: Path) -> list[np.ndarray]:
     return arrays
 
 
+class _Abandoned(OSError):
+    """A download given up on; the message says why."""
+
+
 class _Progress:
-    """Turns pooch's byte counts into ``progress(fraction, message)`` calls over all files."""
+    """Report ``progress(fraction, message)`` over all files, rising, at most once per 1 %."""
 
-    def __init__(self, callback: Callable[[float, str], None]):
-        self.callback, self.last, self.total = callback, -1.0, 0
+    def __init__(self, callback: Callable[[float, str], None] | None):
+        self.callback, self.last, self.message = callback, -1.0, ""
 
-    def begin(self, offset: float, span: float, message: str) -> None:
-        self.offset, self.span, self.message, self.count = offset, span, message, 0
-        self._emit(offset, force=True)
-
-    def update(self, n: int) -> None:
-        self.count += n
-        done = min(self.count / self.total, 1.0) if self.total else 0.0
-        self._emit(self.offset + self.span * done)
-
-    def reset(self) -> None:
-        self.count = 0
-
-    def close(self) -> None:
-        pass
-
-    def _emit(self, fraction: float, force: bool = False) -> None:
+    def __call__(self, fraction: float, force: bool = False) -> None:
         fraction = min(max(fraction, self.last), 1.0)
-        if force or fraction >= self.last + 0.01:
+        if self.callback is not None and (force or fraction >= self.last + 0.01):
             self.last = fraction
             self.callback(fraction, self.message)
 
 
+def _downloader(timeouts: Timeouts, size: int, report: Callable[[float], None]) -> Callable:
+    """Return a pooch downloader that streams one file of about `size` bytes within the limits."""
+    max_bytes = MAX_GROWTH * size
+
+    def download(url: str, output_file: str, pooch_obj=None, check_only: bool = False) -> None:
+        deadline = time.monotonic() + timeouts.per_file
+        try:
+            with requests.get(url, stream=True, timeout=(timeouts.connect, timeouts.read)) as r:
+                r.raise_for_status()
+                total = int(r.headers.get("Content-Length") or 0)
+                if total > max_bytes:
+                    raise _Abandoned(f"announced {total:,} bytes, more than the {max_bytes:,} allowed")
+                count = 0
+                with open(output_file, "wb") as out:
+                    # read1 returns what has arrived, so a slow drip still meets the checks below
+                    while chunk := r.raw.read1(65536, decode_content=True):
+                        count += len(chunk)
+                        if count > max_bytes:
+                            raise _Abandoned(f"sent more than the {max_bytes:,} bytes allowed")
+                        if time.monotonic() > deadline:
+                            raise _Abandoned(f"timed out (the file took longer than {timeouts.per_file:g} s)")
+                        out.write(chunk)
+                        report(count / (total or size))
+        except requests.ConnectTimeout as exc:
+            raise _Abandoned(f"timed out (no connection within {timeouts.connect:g} s)") from exc
+        except (requests.ReadTimeout, urllib3.exceptions.ReadTimeoutError) as exc:
+            raise _Abandoned(f"timed out (no data for {timeouts.read:g} s)") from exc
+        except urllib3.exceptions.ProtocolError as exc:
+            raise _Abandoned("connection closed before the file was complete") from exc
+        except urllib3.exceptions.HTTPError as exc:  # e.g. a body that fails to decode
+            raise _Abandoned(str(exc)[:120]) from exc
+
+    return download
+
+
 def _download(name: str, folder: Path, missing: list[str], mirrors: list[str],
-              progress: Callable[[float, str], None] | None) -> str:
+              progress: Callable[[float, str], None] | None, timeouts: Timeouts) -> str:
     title = TITLES[name]
     try:
         folder.mkdir(parents=True, exist_ok=True)
@@ -308,28 +359,28 @@ def _download(name: str, folder: Path, missing: list[str], mirrors: list[str],
         raise DatasetError(f"Cannot write to the cache folder {folder} ({exc.strerror or exc}). Set "
                            f"{ENV_CACHE} to a writable folder, or point {ENV_DATA} (or --data-dir) "
                            f"at a folder holding the four {title} files.") from exc
-    sizes = [(60000 if f.startswith("train") else 10000) * (784 if "images" in f else 1) for f in missing]
-    bar = _Progress(progress) if progress is not None else None
+    sizes = [GZ_SIZES[name][f] for f in missing]
+    bar = _Progress(progress)
     offset, used = 0.0, ""
     for i, fname in enumerate(missing):
-        errors = []
+        span, errors = sizes[i] / sum(sizes), []
         for base in mirrors:
             url = f"{base.rstrip('/')}/{fname}.gz"
-            if bar is not None:
-                bar.begin(offset, sizes[i] / sum(sizes),
-                          f"Downloading {title} {fname}.gz ({i + 1}/{len(missing)}) from {urlsplit(url).netloc}")
+            host = urlsplit(url).netloc or base
+            bar.message = f"Downloading {title} {fname}.gz ({i + 1}/{len(missing)}) from {host}"
+            bar(offset, force=True)
+            downloader = _downloader(timeouts, sizes[i], lambda done: bar(offset + span * min(done, 1.0)))
             try:
-                downloader = pooch.HTTPDownloader(progressbar=bar or False, chunk_size=65536, timeout=(10, 60))
                 pooch.retrieve(url, known_hash=f"md5:{MD5[name][fname]}", fname=f"{fname}.gz",
                                path=folder, downloader=downloader)
-            except (ValueError, OSError) as exc:  # a hash mismatch, or any requests error
-                errors.append((urlsplit(url).netloc or base, exc))
+            except (ValueError, OSError) as exc:  # a hash mismatch, a requests error, or _Abandoned
+                errors.append((host, exc))
                 continue
             used, mirrors = base, [base] + [m for m in mirrors if m != base]
             break
         else:
             raise _download_error(title, fname, folder, errors)
-        offset += sizes[i] / sum(sizes)
+        offset += span
     return used
 
 
@@ -344,15 +395,11 @@ def _download_error(title: str, fname: str, folder: Path, errors: list) -> Datas
 
 
 def _reason(exc: Exception) -> str:
-    import requests  # pooch depends on it
-
+    if isinstance(exc, _Abandoned):
+        return str(exc)
     if isinstance(exc, ValueError):
         return "checksum mismatch"
     if isinstance(exc, requests.HTTPError) and exc.response is not None:
         return f"HTTP {exc.response.status_code}"
-    if isinstance(exc, requests.Timeout):
-        return "timed out"
-    if isinstance(exc, requests.exceptions.ChunkedEncodingError):
-        return "connection closed before the file was complete"
     match = re.search(r"\[Errno -?\d+\] ([^'\")\]]+)", str(exc))
     return match.group(1).strip() if match else (str(exc)[:120] or type(exc).__name__)

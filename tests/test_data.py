@@ -4,6 +4,7 @@ import gzip
 import hashlib
 import socket
 import threading
+import time
 from http.server import BaseHTTPRequestHandler, SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
@@ -12,7 +13,7 @@ import pytest
 
 from mlp import data
 from mlp.data import (ENV_CACHE, ENV_DATA, ENV_MIRRORS, FILES, ChecksumError, CorruptFileError,
-                      DatasetError, DownloadError, find_local, load_dataset, read_idx)
+                      DatasetError, DownloadError, Timeouts, find_local, load_dataset, read_idx)
 
 MNIST_TRAIN_COUNTS = [5923, 6742, 5958, 6131, 5842, 5421, 5918, 6265, 5851, 5949]
 MNIST_TEST_COUNTS = [980, 1135, 1032, 1010, 982, 892, 958, 1028, 974, 1009]
@@ -246,6 +247,48 @@ class HalfFileHandler(BaseHTTPRequestHandler):
         pass
 
 
+class DripHandler(BaseHTTPRequestHandler):
+    """Announces the whole file, then sends one byte every 0.3 s."""
+
+    directory: Path
+
+    def do_GET(self):
+        body = (self.directory / self.path.lstrip("/")).read_bytes()
+        self.send_response(200)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        try:
+            for i in range(100):
+                self.wfile.write(body[i:i + 1])
+                self.wfile.flush()
+                time.sleep(0.3)
+        except OSError:  # the client gave up
+            pass
+
+    def log_message(self, *args):
+        pass
+
+
+class EndlessHandler(BaseHTTPRequestHandler):
+    """Sends zeros until the client gives up (or 200 MB), announcing `length` bytes if set."""
+
+    length: int | None
+
+    def do_GET(self):
+        self.send_response(200)
+        if self.length is not None:
+            self.send_header("Content-Length", str(self.length))
+        self.end_headers()
+        try:
+            for _ in range(200 * 16):
+                self.wfile.write(bytes(65536))
+        except OSError:
+            pass
+
+    def log_message(self, *args):
+        pass
+
+
 @pytest.fixture
 def serve():
     """Start HTTP servers on 127.0.0.1; returns (server, base URL)."""
@@ -270,6 +313,25 @@ def refused_url():
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
     return f"http://127.0.0.1:{port}/"
+
+
+@pytest.fixture
+def silent_url():
+    """A server that accepts connections and never answers (the kernel accepts; nobody reads)."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        sock.listen()
+        yield f"http://127.0.0.1:{sock.getsockname()[1]}/"
+
+
+@pytest.fixture
+def full_backlog_url():
+    """A server whose accept queue is full, so a new connection is never set up (Linux)."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        sock.listen(0)
+        with socket.create_connection(sock.getsockname(), timeout=1):  # fills the queue
+            yield f"http://127.0.0.1:{sock.getsockname()[1]}/"
 
 
 @pytest.fixture(scope="session")
@@ -347,3 +409,73 @@ def test_no_mirror_reachable(refused_url, serve, tmp_path):
     assert list((tmp_path / "cache" / "mnist").iterdir()) == []
     with pytest.raises(DownloadError, match="no mirror configured"):
         load_dataset("mnist", cache_dir=tmp_path / "cache", mirrors=[])
+
+
+def host(url: str) -> str:
+    return url.removeprefix("http://").rstrip("/")
+
+
+@pytest.mark.parametrize("how", ["argument", "module setting"])
+def test_silent_mirror_times_out(silent_url, tmp_path, monkeypatch, how):
+    quick = Timeouts(connect=1, read=1, per_file=10)
+    kwargs = {"timeouts": quick} if how == "argument" else {}
+    if how == "module setting":
+        monkeypatch.setattr(data, "TIMEOUTS", quick)
+    start = time.monotonic()
+    with pytest.raises(DownloadError) as info:
+        load_dataset("mnist", cache_dir=tmp_path, mirrors=[silent_url], **kwargs)
+    assert time.monotonic() - start < 3
+    assert f"{host(silent_url)}: timed out (no data for 1 s)" in str(info.value)
+    assert str(info.value).startswith("Could not download MNIST (train-images-idx3-ubyte.gz)")
+    assert list((tmp_path / "mnist").iterdir()) == []
+
+
+def test_unreachable_mirror_times_out_connecting(full_backlog_url, tmp_path):
+    start = time.monotonic()
+    with pytest.raises(DownloadError) as info:
+        load_dataset("mnist", cache_dir=tmp_path, mirrors=[full_backlog_url],
+                     timeouts=Timeouts(connect=1, read=1, per_file=10))
+    assert f"{host(full_backlog_url)}: timed out (no connection within 1 s)" in str(info.value)
+    assert time.monotonic() - start < 3
+
+
+def test_slow_drip_stops_at_the_deadline(shared_data_dir, serve, tmp_path):
+    handler = type("Drip", (DripHandler,), {"directory": shared_data_dir / "mnist"})
+    _, drip_url = serve(handler=handler)
+    calls = []
+    start = time.monotonic()
+    with pytest.raises(DownloadError) as info:
+        load_dataset("mnist", cache_dir=tmp_path, mirrors=[drip_url], progress=lambda f, m: calls.append(m),
+                     timeouts=Timeouts(connect=1, read=1, per_file=2))
+    assert 1.8 < time.monotonic() - start < 4
+    assert f"{host(drip_url)}: timed out (the file took longer than 2 s)" in str(info.value)
+    assert calls == [f"Downloading MNIST train-images-idx3-ubyte.gz (1/4) from {host(drip_url)}"]
+    assert list((tmp_path / "mnist").iterdir()) == []
+
+
+@pytest.mark.parametrize("length, reason", [
+    (None, "sent more than the 39,649,688 bytes allowed"),
+    (10**9, "announced 1,000,000,000 bytes, more than the 39,649,688 allowed")])
+def test_oversized_download_is_refused(serve, tmp_path, length, reason):
+    _, url = serve(handler=type("Endless", (EndlessHandler,), {"length": length}))
+    with pytest.raises(DownloadError, match=f"train-images-idx3-ubyte.gz.*{host(url)}: {reason}"):
+        load_dataset("mnist", cache_dir=tmp_path, mirrors=[url])
+    assert list((tmp_path / "mnist").iterdir()) == []
+
+
+def test_good_mirror_after_hanging_ones(mnist, shared_data_dir, shared_mirror, serve, silent_url, tmp_path):
+    _, drip_url = serve(handler=type("Drip", (DripHandler,), {"directory": shared_data_dir / "mnist"}))
+    _, good_url = shared_mirror
+    calls = []
+    start = time.monotonic()
+    ds = load_dataset("mnist", cache_dir=tmp_path, mirrors=[silent_url, drip_url, good_url],
+                      progress=lambda f, m: calls.append((f, m)),
+                      timeouts=Timeouts(connect=1, read=1, per_file=1))
+    assert time.monotonic() - start < 4  # each hanging mirror costs about a second, once
+    assert ds.source == f"downloaded from {good_url} into {tmp_path / 'mnist'}"
+    assert np.array_equal(ds.x_test, mnist.x_test)
+    hosts = [m.rsplit(" ", 1)[-1] for _, m in calls[:-1]]
+    assert hosts[:3] == [host(silent_url), host(drip_url), host(good_url)]
+    assert set(hosts[3:]) == {host(good_url)}  # the good mirror is tried first for the other files
+    fractions = [f for f, _ in calls]
+    assert fractions[-1] == 1.0 and all(a <= b for a, b in zip(fractions, fractions[1:]))
