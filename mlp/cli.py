@@ -4,6 +4,7 @@ With --json the last line printed is one JSON object, for scripts and grading.
 """
 import argparse
 import json
+import math
 import sys
 import time
 from dataclasses import asdict
@@ -33,8 +34,22 @@ def batch_size(text):
 
 def positive_float(text):
     value = float(text)
-    if not value > 0:
-        raise argparse.ArgumentTypeError(f"must be greater than 0, got {text}")
+    if not 0 < value < math.inf:  # also refuses nan
+        raise argparse.ArgumentTypeError(f"must be a number greater than 0, got {text}")
+    return value
+
+
+def non_negative_float(text):
+    value = float(text)
+    if not 0 <= value < math.inf:
+        raise argparse.ArgumentTypeError(f"must be a number of 0 or more, got {text}")
+    return value
+
+
+def fraction(text):
+    value = float(text)
+    if not 0 <= value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 0 and below 1, got {text}")
     return value
 
 
@@ -56,8 +71,8 @@ def build_parser():
     length = t.add_mutually_exclusive_group()
     length.add_argument("--epochs", type=positive_int, help="passes over the training set")
     length.add_argument("--iterations", type=positive_int, help="number of updates")
-    t.add_argument("--alpha", type=float, help="L2 penalty")
-    t.add_argument("--dropout", type=float, help="share of hidden units dropped while training")
+    t.add_argument("--alpha", type=non_negative_float, help="L2 penalty")
+    t.add_argument("--dropout", type=fraction, help="share of hidden units dropped while training")
     t.add_argument("--init", choices=("he", "glorot", "notebook"))
     t.add_argument("--seed", type=non_negative_int, help="random seed")
     t.add_argument("--train-size", type=positive_int, help="train on a random subset of this many images")
@@ -87,10 +102,6 @@ def config_from_args(args, parser) -> TrainConfig:
         if len(args.layers) < 2 or args.layers[0] != 784 or args.layers[-1] != 10:
             parser.error("--layers must start with 784 (the pixels) and end with 10 (the classes)")
         overrides["hidden_layer_sizes"] = tuple(args.layers[1:-1])
-    if args.dropout is not None and not 0 <= args.dropout < 1:
-        parser.error("--dropout must be in [0, 1)")
-    if args.alpha is not None and args.alpha < 0:
-        parser.error("--alpha must be at least 0")
     overrides = {k: v for k, v in overrides.items() if v is not None}
     if "batch_size" in vars(args):  # None means full batch here
         overrides["batch_size"] = args.batch_size

@@ -61,15 +61,20 @@ def test_full_batch_iterations(cli, batch):
 
 
 BAD_FLAGS = [
-    (["--lr", "-1"], "argument --lr: must be greater than 0"),
-    (["--lr", "0"], "argument --lr: must be greater than 0"),
+    (["--lr", "-1"], "argument --lr: must be a number greater than 0"),
+    (["--lr", "0"], "argument --lr: must be a number greater than 0"),
+    (["--lr", "inf"], "argument --lr: must be a number greater than 0, got inf"),
+    (["--lr", "nan"], "argument --lr: must be a number greater than 0, got nan"),
     (["--layers", "10", "10"], "--layers must start with 784"),
     (["--batch-size", "zero"], "argument --batch-size"),
     (["--batch-size", "0"], "argument --batch-size"),
     (["--optimizer", "rmsprop"], "argument --optimizer: invalid choice"),
     (["--epochs", "2", "--iterations", "5"], "not allowed with argument"),
-    (["--dropout", "1"], "--dropout must be in [0, 1)"),
-    (["--alpha", "-0.1"], "--alpha must be at least 0"),
+    (["--dropout", "1"], "argument --dropout: must be at least 0 and below 1, got 1"),
+    (["--dropout", "nan"], "argument --dropout: must be at least 0 and below 1, got nan"),
+    (["--alpha", "-0.1"], "argument --alpha: must be a number of 0 or more, got -0.1"),
+    (["--alpha", "nan"], "argument --alpha: must be a number of 0 or more, got nan"),
+    (["--alpha", "inf"], "argument --alpha: must be a number of 0 or more, got inf"),
     (["--seed", "-1"], "--seed"),
 ]
 
