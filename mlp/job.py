@@ -5,12 +5,15 @@ other thread can read both at any time without locks. A shared `Slots` object bo
 jobs train at once across a server; the others wait their turn in order.
 """
 import heapq
+import logging
 import statistics
 import threading
 import time
 from collections import deque
 
 from .train import Trainer, TrainingDiverged, estimate_seconds, schedule
+
+log = logging.getLogger(__name__)
 
 
 class Slots:
@@ -130,9 +133,12 @@ class TrainingJob:
                 self.slots.observe(time.monotonic() - self._started[0], estimated * (t.step - self._started[1]) / left)
         except TrainingDiverged as e:
             self.state, self.message = "diverged", str(e)
-        except Exception as e:  # reported to this job's user; the server goes on
-            self.state, self.message = "failed", f"Training failed: {type(e).__name__}: {e}"
+        except Exception as e:  # reported to this job's user, the details to the log; the server goes on
+            log.exception("training failed")
+            self.state, self.message = "failed", (f"Training failed: {type(e).__name__}, an error inside the "
+                                                  "server (its log has the details).")
         finally:
+            self.trainer.release()
             if self.slots is not None:
                 self.slots.release(self)
             if self.on_end is not None:

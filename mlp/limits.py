@@ -14,7 +14,7 @@ import tomllib
 from dataclasses import dataclass, fields, replace
 from pathlib import Path
 
-from .train import N_CLASSES, N_INPUTS, TrainConfig, count_params, schedule
+from .train import N_CLASSES, N_INPUTS, TrainConfig, count_params, estimate_seconds, schedule
 
 CORES = os.cpu_count() or 2
 
@@ -30,9 +30,13 @@ class Limits:
     max_epochs: int = 50
     max_iterations: int = 1000           # full-batch updates
     max_job_mb: int = 512                # memory one training may need (see job_megabytes)
+    max_job_seconds: float = 600.0       # estimated training time of one job (or one Continue)
+    max_waiting: int = 200               # trainings waiting in the queue; past it Train is refused
     max_upload_mb: int = 20              # a model file (Streamlit's server.maxUploadSize caps it too)
-    runs_mb: int = 16                    # weights kept in one tab's run history
-    all_runs_mb: int = 256               # ... in all tabs' histories: closed tabs' go first
+    runs_mb: int = 16                    # weights kept in one browser's run history
+    all_runs_mb: int = 256               # ... in all browsers' histories: those of closed tabs go first
+    history_timeout: float = 1800.0      # seconds a browser's runs and model are kept after its tabs closed
+    max_histories: int = 500             # browsers whose runs and model are kept
 
     def __post_init__(self):
         for f in fields(self):
@@ -58,11 +62,32 @@ class Limits:
             out.append(f"{batch:,} images per update (at most {self.max_batch:,})")
         if config.max_iter > cap:
             out.append(f"{config.max_iter} {unit} (at most {cap})")
+        if out:
+            return out
         mb = job_megabytes(config, n_train)
-        if not out and mb > self.max_job_mb:
+        if mb > self.max_job_mb:
             out.append(f"about {mb:,.0f} MB of memory while training (at most {self.max_job_mb} MB; "
                        "a smaller batch or narrower layers need less)")
+        out += self._time_problems(config, n_train)
         return out
+
+    def continue_problems(self, trainer, more: int) -> list[str]:
+        """Return why this server will not train ``trainer`` ``more`` epochs (full batch:
+        iterations) further: the whole run must stay within the cap, the extra part within the time."""
+        config, n_train = trainer.config, len(trainer.y_train)
+        full = not config.batch_size
+        cap, unit = (self.max_iterations, "iterations") if full else (self.max_epochs, "epochs")
+        done = max(trainer.total_steps, trainer.step) / trainer.steps_per_epoch
+        if done + more > cap:
+            return [f"{done + more:g} {unit} in all (at most {cap}); start a new training instead"]
+        return self._time_problems(replace(config, max_iter=more, max_steps=None), n_train)
+
+    def _time_problems(self, config, n_train):
+        seconds = estimate_seconds(config, n_train)
+        if seconds <= self.max_job_seconds:
+            return []
+        return [f"about {seconds:,.0f} s of training (at most {self.max_job_seconds:,.0f} s; fewer epochs, "
+                "fewer images, a larger batch or a smaller network train faster)"]
 
 
 def job_megabytes(config: TrainConfig, n_train: int) -> float:
@@ -71,7 +96,8 @@ def job_megabytes(config: TrainConfig, n_train: int) -> float:
     Weights, gradients, a snapshot and up to two optimizer moments (5 copies of the parameters),
     plus the larger of: an update (for each image of the batch its float32 pixels and each
     layer's outputs three times over: activations, dropout masks, gradients flowing back), or a
-    test-set evaluation (chunks of 4096 images, each layer's outputs twice).
+    test-set evaluation (chunks of 4096 images, each layer's outputs twice). A full batch's
+    float32 pixels are the float copy of the training images that the run keeps while it trains.
     """
     sizes = [N_INPUTS, *config.hidden_layer_sizes, N_CLASSES]
     batch, _, _, _ = schedule(config, n_train)

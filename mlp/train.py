@@ -143,16 +143,42 @@ class Trainer:
         self.x_test, self.y_test = x_test, np.asarray(y_test, dtype=np.intp)
         n = len(self.y_train)
         self.batch_size, self.steps_per_epoch, self.total_steps, self.log_every = schedule(c, n)
-        sizes = [N_INPUTS, *c.hidden_layer_sizes, N_CLASSES]
-        self.model = MLP(sizes, c.activation, c.init, c.dropout, c.random_state)
-        self.optimizer = make_optimizer(c.solver, self.model.params, c.momentum)
         self.step = 0
         self.elapsed = 0.0
         self.history: list[Progress] = []
-        self.snapshot = self.model.copy()  # last good weights, safe to read from other threads
+        self._model = self.optimizer = self._snapshot = None  # made on first use, see `model`
         self.snapshot_step = 0
         self._order, self._pos = None, n
         self._X_full = None
+
+    @property
+    def model(self) -> MLP:
+        """The network being trained. It is made when first needed, so that a training waiting
+        in a server's queue holds no weights yet."""
+        if self._model is None:
+            c = self.config
+            model = MLP([N_INPUTS, *c.hidden_layer_sizes, N_CLASSES], c.activation, c.init, c.dropout,
+                        c.random_state)
+            self.optimizer = make_optimizer(c.solver, model.params, c.momentum)
+            self._snapshot, self._model = model.copy(), model
+        return self._model
+
+    @property
+    def snapshot(self) -> MLP:
+        """The last good weights, a copy that other threads may read at any time."""
+        if self._snapshot is None:
+            self.model  # noqa: B018 (makes the snapshot too)
+        return self._snapshot
+
+    @property
+    def nbytes(self) -> int:
+        """Memory held by this trainer beyond the shared data set: labels, weights, snapshot,
+        optimizer state, and a full-batch run's float copy of the images while it trains."""
+        held = [self.y_train, self._rows, self._X_full]
+        if self._model is not None:
+            held += [self._model.params, self._snapshot.params, *vars(self.optimizer).values()]
+        arrays = {id(a): a for a in held if isinstance(a, np.ndarray)}  # the optimizer shares params
+        return sum(a.nbytes for a in arrays.values())
 
     @property
     def x_train(self):
@@ -191,7 +217,7 @@ class Trainer:
         """
         model, c = self.model, self.config
         drop_rng = self.rng if c.dropout > 0 else None
-        loss_sum, correct, seen, steps = 0.0, 0, 0, 0
+        loss_sum, correct, seen = 0.0, 0, 0
         t0 = time.perf_counter()
         while self.step < self.total_steps and not (stop and stop()):
             X, y = self._next_batch()
@@ -210,7 +236,6 @@ class Trainer:
             seen += len(y)
             self.optimizer.step(model.backward(A, y, c.alpha), self.learning_rate())
             self.step += 1
-            steps += 1
             if self.step % self.log_every == 0 or self.step == self.total_steps:
                 yield self._record(loss_sum / seen, correct / seen, seen, t0)
                 loss_sum, correct, seen = 0.0, 0, 0
@@ -218,11 +243,16 @@ class Trainer:
         if seen:  # stopped between records: record what was done
             yield self._record(loss_sum / seen, correct / seen, seen, t0)
 
+    def release(self):
+        """Let go of what only a running training needs: a full batch's float copy of the images
+        (188 MB for MNIST), made again if the training goes on."""
+        self._X_full = None
+
     def _record(self, loss, train_acc, seen, t0):
         dt = time.perf_counter() - t0
         self.elapsed += dt
         test_acc, test_loss = evaluate(self.model, self.x_test, self.y_test)
-        self.snapshot, self.snapshot_step = self.model.copy(), self.step
+        self._snapshot, self.snapshot_step = self.model.copy(), self.step
         p = Progress(step=self.step, epoch=self.step / self.steps_per_epoch,
                      train_accuracy=train_acc, test_accuracy=test_acc, loss=loss, test_loss=test_loss,
                      samples_per_second=seen / max(dt, 1e-9), elapsed=self.elapsed, lr=self.learning_rate())

@@ -147,7 +147,9 @@ def test_a_job_that_raises_reports_it_and_frees_its_slot(small):
     waiting.start()
     failing.join(30)
     waiting.join(30)
-    assert failing.state == "failed" and failing.message.startswith("Training failed: IndexError")
+    assert failing.state == "failed"
+    assert failing.message == ("Training failed: IndexError, an error inside the server "
+                               "(its log has the details).")
     assert ended == [failing]
     assert waiting.state == "finished"  # the next in line got the slot and trained
     assert slots.counts() == (0, 0)

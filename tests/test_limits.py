@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from mlp import PRESETS, Trainer, preset
+from mlp import PRESETS, TrainConfig, Trainer, preset
 from mlp.limits import CORES, Limits, job_megabytes, load_limits
 from mlp.settings import choices, from_query, widget_values
 
@@ -62,9 +62,19 @@ def test_problems_name_each_setting_over_the_limit():
 def test_memory_limit_refuses_a_full_batch_of_wide_layers():
     config = preset("notebook", hidden_layer_sizes=(1024,) * 4)
     assert job_megabytes(config, 60000) > 2000
+    memory, time = Limits().problems(config, 60000)
+    assert "MB of memory while training (at most 512 MB; a smaller batch or narrower layers need less)" \
+        in memory
+    assert time.startswith("about ") and " s of training (at most 600 s; " in time
+    assert Limits(max_job_mb=4096, max_job_seconds=10**4).problems(config, 60000) == []
+
+
+def test_time_limit_refuses_a_training_of_days():
+    config = TrainConfig(hidden_layer_sizes=(1024,) * 4, batch_size=1, max_iter=50)
     [problem] = Limits().problems(config, 60000)
-    assert "MB of memory while training (at most 512 MB; a smaller batch or narrower layers need less)" in problem
-    assert Limits(max_job_mb=4096).problems(config, 60000) == []
+    assert re.fullmatch(r"about [\d,]+ s of training \(at most 600 s; fewer epochs, fewer images, a larger "
+                        r"batch or a smaller network train faster\)", problem), problem
+    assert Limits().problems(preset("best"), 60000) == []  # about 100 s
 
 
 @pytest.mark.parametrize("name, overrides", [("notebook", {}), ("fast", {}), ("best", {}),
