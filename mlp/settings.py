@@ -16,6 +16,10 @@ CHOICES = {"solver": ["sgd", "momentum", "adam"], "activation": ["relu", "sigmoi
            "lr_schedule": ["constant", "cosine"], "init": ["he", "glorot", "notebook"]}
 
 
+KNOWN = ("preset", "layers", "lr", "batch", "epochs", "alpha", "dropout", "seed", "images", *CHOICES)
+MAX_VALUE = 100  # characters of one query value
+
+
 def choices(limits: Limits) -> dict:
     """The neuron counts, batch sizes and slider maxima a server with ``limits`` offers."""
     return {"neurons": [n for n in NEURONS if n <= limits.max_neurons],
@@ -59,6 +63,9 @@ def from_query(query: dict, limits: Limits = Limits()) -> tuple[dict, list[str]]
     and left out, so the widget keeps its default. Unknown parameters are ignored.
     """
     values, problems, allowed = {}, [], choices(limits)
+    long = {k for k, v in query.items() if len(str(v)) > MAX_VALUE}
+    problems += [f"{k}={str(query[k])[:40]!r}" for k in sorted(long) if k in KNOWN]
+    query = {k: v for k, v in query.items() if k not in long}  # no setting is this long: parse nothing of it
 
     def take(name, parse, allowed, key):
         if name not in query:

@@ -4,12 +4,15 @@ import io
 import streamlit as st
 
 from mlp import MLP, ModelFileError, figures
+from mlp.data import DATASETS
+from playground.text import literal
 from pages.common import current_model, dataset, redraw_status_lines, run_history, server_limits, set_current_model
 
 METRICS = {"test_accuracy": "Test accuracy", "train_accuracy": "Train accuracy", "loss": "Training loss",
            "test_loss": "Test loss"}
 
-MAX_UPLOAD_MB = server_limits().max_upload_mb
+LIMITS = server_limits()
+MAX_UPLOAD_MB = LIMITS.max_upload_mb
 st.title("Compare runs")
 data = dataset()
 runs = list(run_history())
@@ -64,22 +67,24 @@ with right:
                               max_upload_size=MAX_UPLOAD_MB, help=f"At most {MAX_UPLOAD_MB} MB.")
     if upload is not None and st.session_state.get("upload_seen") != upload.file_id:
         st.session_state.upload_seen = upload.file_id  # handle each file once, not at every rerun
+        name = literal(upload.name)  # the file's name is the visitor's: shown as plain text
         try:
             if upload.size > MAX_UPLOAD_MB * 2**20:
                 raise ModelFileError(f"the file is {upload.size / 2**20:.1f} MB; the limit is {MAX_UPLOAD_MB} MB")
-            loaded, info = MLP.load(upload.getvalue())
-            if loaded.layer_sizes[0] != 784 or loaded.layer_sizes[-1] != len(data.classes):
-                raise ModelFileError(f"its layers {loaded.layer_sizes} do not fit 28 × 28 images and "
-                                     f"{len(data.classes)} classes")
+            loaded, info = MLP.load(upload.getvalue(), max_bytes=MAX_UPLOAD_MB * 2**20, n_inputs=784,
+                                    n_classes=len(data.classes), max_hidden_layers=LIMITS.max_layers,
+                                    max_neurons=LIMITS.max_neurons)
+            trained_on = info.get("dataset", data.name)
+            if trained_on not in DATASETS:
+                raise ModelFileError(f"it names an unknown data set: {str(trained_on)[:40]!r}")
         except ModelFileError as e:
-            st.session_state.upload_message = ("error", f"Could not load {upload.name}: {e}. "
+            st.session_state.upload_message = ("error", f"Could not load {name}: {literal(e, 200)}. "
                                                         "The current model is unchanged.")
         else:
-            name = info.get("dataset", data.name)
-            set_current_model(loaded, name, f"uploaded {upload.name}")
-            st.session_state.upload_message = ("success", f"Loaded {upload.name}: "
-                                               f"{' → '.join(map(str, loaded.layer_sizes))}, trained on {name}. "
-                                               "It is now the current model.")
+            set_current_model(loaded, trained_on, f"uploaded {name}")
+            st.session_state.upload_message = ("success", f"Loaded {name}: "
+                                               f"{' → '.join(map(str, loaded.layer_sizes))}, trained on "
+                                               f"{trained_on}. It is now the current model.")
         redraw_status_lines()  # the sidebar's status was drawn before this page
     if upload is not None and "upload_message" in st.session_state:
         kind, text = st.session_state.upload_message

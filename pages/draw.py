@@ -5,6 +5,7 @@ from streamlit_drawable_canvas import st_canvas
 
 from mlp.figures import probabilities
 from mlp.preprocess import canvas_to_mnist
+from playground.canvas import SIZE as CANVAS, CanvasImageError, drawing_url, read_canvas
 from pages.common import current_job, current_model, dataset, redraw_status_lines, start_fast_preset
 
 st.title("Draw")
@@ -18,9 +19,10 @@ left, right = st.columns([1, 1.4], gap="large")
 with left:
     width = st.slider("Stroke width", 8, 40, 20, key="stroke_width",
                       help="Thicker strokes look more like MNIST's pen once shrunk to 28 × 28.")
-    result = st_canvas(stroke_width=width, stroke_color="#FFFFFF", background_color="#000000",
-                       width=280, height=280, drawing_mode="freedraw", update_streamlit=True,
-                       return_image_data=True, key=f"canvas-{st.session_state.canvas_version}")
+    key = f"canvas-{st.session_state.canvas_version}"
+    st_canvas(stroke_width=width, stroke_color="#FFFFFF", background_color="#000000", width=CANVAS[0],
+              height=CANVAS[1], drawing_mode="freedraw", update_streamlit=True, return_image_data=True,
+              key=key)
     if st.button("Clear", key="clear", help="Wipe the canvas"):
         st.session_state.canvas_version += 1
         st.rerun()
@@ -28,7 +30,12 @@ with left:
 with right:
     model = current_model(data.name)
     job = current_job()
-    image = None if result is None or result.image_data is None else canvas_to_mnist(result.image_data)
+    image = refused = None
+    try:  # the drawing arrives as a PNG from the browser, or from anyone: checked before it is decoded
+        url = drawing_url(st.session_state.get(key))
+        image = None if url is None else canvas_to_mnist(read_canvas(url))
+    except CanvasImageError as e:
+        refused = f"The drawing was ignored: {e}."
     if image is not None:
         st.session_state.drawing = image  # the Inspect page can follow it through the network
     if model is None:
@@ -40,6 +47,8 @@ with right:
                 st.rerun()
     elif image is None:
         st.info("Draw a digit on the black square with your mouse or finger.")
+        if refused:
+            st.caption(refused)
     else:
         proba = model.predict_proba(image.reshape(1, -1))[0]
         best = int(np.argmax(proba))

@@ -36,8 +36,9 @@ with right:
         st.session_state.pop("cell_clicked", None)
     elif points != st.session_state.get("cell_clicked"):  # a new click sets the two choices below, once
         st.session_state.cell_clicked = points
-        st.session_state.cell_true = data.classes.index(str(points[0]["y"]))
-        st.session_state.cell_pred = data.classes.index(str(points[0]["x"]))
+        cell = [str(points[0].get(axis)) if isinstance(points[0], dict) else None for axis in "yx"]
+        if all(c in data.classes for c in cell):  # the browser sends the cell: any other value is ignored
+            st.session_state.cell_true, st.session_state.cell_pred = map(data.classes.index, cell)
     st.session_state.setdefault("cell_true", 4)
     st.session_state.setdefault("cell_pred", 9)
     a, b = st.columns(2)

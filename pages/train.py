@@ -7,6 +7,7 @@ from mlp import PRESETS
 from mlp.figures import training_curves
 from mlp.train import TrainConfig, count_params, estimate_seconds
 from mlp.settings import ALPHAS, CHOICES, RATES, SUBSETS, choices, from_query, to_query, widget_values
+from playground.text import literal
 from pages.common import (current_job, dataset, live_chart, redraw_status_lines, server_limits, start_training,
                           through_app, training_slots)
 
@@ -54,7 +55,7 @@ if "n_hidden" not in st.session_state:
 # echoes what this page wrote, and a quick rerun may still carry an older echo)
 if "link_applied" not in st.session_state:
     st.session_state.link_applied = True
-    query = {k: v for k, v in st.query_params.to_dict().items() if k != "sid"}
+    query = st.query_params.to_dict()
     if query:
         values, problems = from_query(query, LIMITS)
         st.session_state.update(values)
@@ -117,7 +118,7 @@ st.title("Train")
 problems = st.session_state.pop("query_problems", None)
 if problems:
     st.warning("The link held values that are not allowed here, so their defaults are used: "
-               + ", ".join(problems))
+               + ", ".join(literal(p) for p in problems))
 data = dataset()
 left, right = st.columns([1, 2.4], gap="large")
 with left:
