@@ -2,7 +2,8 @@
 import streamlit as st
 
 from mlp.data import DATASETS, TITLES
-from pages.common import keep_status_lines_fresh, run_history, settle_server, status, status_line, training_slots
+from pages.common import (keep_status_lines_fresh, set_browser_key, settle_server, status, status_line,
+                          training_slots, workspace)
 
 st.set_page_config(page_title="MNIST Playground", page_icon=":material/neurology:", layout="wide")
 settle_server()
@@ -29,8 +30,7 @@ def server_queue():
     return f"Server: {training} training, {waiting} waiting (at most {slots.limit} at once)"
 
 
-run_history()  # find this tab's runs again after a reload, through ?sid=
-st.query_params["sid"] = st.session_state.sid
+workspace()  # this browser's runs and current model, found again after a reload through its cookie
 
 with st.sidebar:
     st.session_state.setdefault("dataset", "mnist")
@@ -39,6 +39,7 @@ with st.sidebar:
     st.session_state.status_lines = []  # drawn afresh by this run; pages may add theirs
     status_line(lambda: f"Model: {status()}")
     status_line(server_queue)
+    set_browser_key()
 
 pg.run()
 if pg.url_path not in LIVE_PAGES:

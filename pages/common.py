@@ -1,29 +1,32 @@
-"""What every page shares: the data set (loaded once per server), the session's model and job.
+"""What every page shares: the data set (loaded once per server), the browser's model and job.
 
-Session state keys (per browser session):
+Session state keys (per browser tab):
   dataset  - "mnist" or "fashion-mnist", chosen in the sidebar
   trainer  - the mlp.Trainer holding the current model, its config and history (or absent)
   job      - the mlp.job.TrainingJob running or last run on that trainer (or absent)
   loaded   - (model, data set, label) of a run or upload chosen as the current model (or absent)
-  runs     - the mlp.runs.RunHistory of this browser tab; kept on the server under the
-             tab's `sid` (a query parameter), so that it survives a page reload
+  runs     - the mlp.runs.RunHistory of this browser, shared by its tabs
+  workspace, workspace_key - this browser's playground.session.Workspace and the key in its
+             cookie: the runs and the current model are found again after a reload through it
   drawing  - the last drawing as the network sees it, (28, 28) float32 (or absent)
 The pages add their own widget keys (train_settings, gallery, canvas-N, ...).
 """
 import gc
-import secrets
-import threading
-import time
+from functools import partial
 
 import streamlit as st
 from streamlit.runtime.scriptrunner import get_script_run_ctx
 from threadpoolctl import threadpool_limits
 
-from mlp import DatasetError, Trainer, load_dataset, preset
+from mlp import Trainer, preset
 from mlp.data import TITLES
 from mlp.job import Slots, TrainingJob
 from mlp.limits import Limits, load_limits
 from mlp.runs import RunHistory
+from playground.datasets import DataSets
+from playground.session import COOKIE, Workspace, Workspaces, new_key, valid_key
+
+WAIT_FOR_DATA = 3.0  # seconds a page view waits for a data set before it shows the download instead
 
 
 def through_app():
@@ -62,38 +65,46 @@ def settle_server():
 
 
 @st.cache_resource(show_spinner=False)
-def _loaded():
-    """The data sets loaded so far, one copy per server process, and the lock that guards loading."""
-    return {}, threading.Lock()
+def data_sets() -> DataSets:
+    """The data sets of this server process, loaded once each, in the background."""
+    return DataSets()
 
 
 def dataset(stop_on_error=True):
-    """Return the selected data set, loading (or downloading, with a progress bar) it once per server."""
+    """Return the selected data set. If it is still loading (downloading, the first time) or could
+    not be loaded, say so, and stop the page (or return None without ``stop_on_error``)."""
     through_app()
     name = st.session_state.get("dataset", "mnist")
-    loaded, lock = _loaded()
-    bar = st.empty()
-    try:
-        with lock:  # the first session downloads (with a progress bar); the others wait for it
-            if name not in loaded:
-                data = load_dataset(name, progress=lambda f, msg: bar.progress(min(f, 1.0), text=msg))
-                for a in data[:4]:
-                    a.setflags(write=False)
-                loaded[name] = data
-        data = loaded[name]
-    except DatasetError as e:
-        bar.empty()
-        st.error(f"**{TITLES[name]} is not available.** {e}")
+    load = data_sets().request(name)
+    load.done.wait(WAIT_FOR_DATA)  # a local copy takes a fraction of a second
+    if load.data is not None:
+        return load.data
+    if load.error is None:
+        _show_download(load)
+    else:
+        st.error(f"**{TITLES[name]} is not available.** {load.error}")
         st.info("To use a copy you already have, start the app with `MNIST_PLAYGROUND_DATA=/path/to/folder` "
                 "(a folder holding the four IDX files). With internet access the app downloads them by itself "
                 "on the next try.")
         if st.button("Try again", key="retry_data"):
+            data_sets().request(name, retry=True)
             st.rerun()
-        if stop_on_error:
-            st.stop()
-        return None
-    bar.empty()
-    return data
+    if stop_on_error:
+        st.stop()
+    return None
+
+
+def _show_download(load):
+    """A progress bar for a data set that another page view (or this one) is downloading."""
+    @st.fragment(run_every=1.0)
+    def progress():
+        if load.done.is_set():
+            st.rerun()
+        st.progress(min(load.fraction, 1.0), text=f"{load.message or 'Loading ' + TITLES[load.name]} · "
+                                                  f"{load.fraction:.0%}")
+        st.caption("The data set is downloaded once for the whole server; this page goes on by itself "
+                   "when it is ready.")
+    progress()
 
 
 @st.cache_resource(show_spinner=False)
@@ -167,6 +178,7 @@ def require_model(data):
 def set_current_model(model, dataset_name, label):
     """Make a run's or an uploaded model the current one (until the next training starts)."""
     st.session_state.loaded = (model, dataset_name, label)
+    _remember()
 
 
 def for_model(model, key, compute):
@@ -180,16 +192,15 @@ def for_model(model, key, compute):
 
 
 # ----------------------------------------------------------------------------
-# run history: one per browser tab, kept on the server so that a reload finds it again
-
-HISTORY_TTL = 30 * 60  # seconds an abandoned tab's history is kept for a reload
-MAX_HISTORIES = 200
+# this browser's workspace: its runs and current model, found again after a reload through a
+# key that only the browser holds, in a cookie (playground/session.py)
 
 
-@st.cache_resource
-def _histories():
-    """sid -> [RunHistory, owner session id, last seen]; shared by the server's sessions."""
-    return {}, threading.Lock()
+@st.cache_resource(show_spinner=False)
+def _workspaces():
+    limits = server_limits()
+    return Workspaces(_session_active, limits.history_timeout, limits.max_histories,
+                      limits.runs_mb * 2**20, limits.all_runs_mb * 2**20)
 
 
 def _session_active(session_id):
@@ -199,36 +210,53 @@ def _session_active(session_id):
     return Runtime.exists() and Runtime.instance().is_active_session(session_id) is True
 
 
-def run_history() -> RunHistory:
-    """This tab's run history; after a reload, the one it had before (found through ?sid=)."""
+def _session_id():
+    ctx = get_script_run_ctx()
+    return ctx.session_id if ctx else ""
+
+
+def workspace() -> Workspace:
+    """This browser's workspace. A tab's first run looks for it by the key in the browser's cookie
+    and takes the current model from it; a browser without a (valid) key gets a new one."""
     ss = st.session_state
-    if "runs" not in ss:
-        ctx = get_script_run_ctx()
-        me = ctx.session_id if ctx else ""
-        store, lock = _histories()
-        sid = st.query_params.get("sid")
-        now = time.time()
-        with lock:
-            entry = store.get(sid) if sid else None
-            if entry is None or (entry[1] != me and _session_active(entry[1])):  # a copied link: start afresh
-                runs = RunHistory(max_model_bytes=server_limits().runs_mb * 2**20)
-                sid, entry = secrets.token_urlsafe(12), [runs, me, now]
-                store[sid] = entry
-            entry[1], entry[2] = me, now
-            for old in [k for k, e in store.items() if now - e[2] > HISTORY_TTL and not _session_active(e[1])]:
-                del store[old]
-            for old in sorted(store, key=lambda k: store[k][2])[:max(0, len(store) - MAX_HISTORIES)]:
-                del store[old]
-            # past the server's budget for kept weights, closed tabs' runs keep only their curves
-            budget = server_limits().all_runs_mb * 2**20 - sum(e[0].model_bytes for e in store.values())
-            for old in sorted(store, key=lambda k: store[k][2]):
-                if budget >= 0:
-                    break
-                if not _session_active(store[old][1]):
-                    budget += store[old][0].model_bytes
-                    store[old][0].drop_models()
-        ss.runs, ss.sid = entry[0], sid
-    return ss.runs
+    if "workspace" in ss:
+        _workspaces().seen(ss.workspace, _session_id())
+        return ss.workspace
+    key = st.context.cookies.get(COOKIE)
+    if not valid_key(key):
+        key, ss.cookie_to_set = new_key(), True
+    ws = ss.workspace = _workspaces().open(key, _session_id())
+    ss.workspace_key, ss.runs = key, ws.runs
+    for name in ("trainer", "job", "loaded"):
+        if getattr(ws, name) is not None:
+            ss[name] = getattr(ws, name)
+    return ws
+
+
+def set_browser_key():
+    """Give the browser its workspace's key, in a cookie that its next visit sends back.
+
+    The page's own script sets it: Streamlit reads the cookies a tab was opened with
+    (st.context.cookies), but has no way to set one. The key is random and only this browser
+    gets it; it is sent again at every run until the tab is reloaded with it.
+    """
+    if st.session_state.get("cookie_to_set"):
+        key = st.session_state.workspace_key
+        script = (f"document.cookie = '{COOKIE}={key}; path=/; max-age=31536000; SameSite=Lax'"
+                  " + (location.protocol === 'https:' ? '; Secure' : '');")
+        st.html(f"<script>{script}</script>", unsafe_allow_javascript=True)
+
+
+def _remember():
+    """Make this tab's current model and training the browser's, to be found again after a reload."""
+    ss, ws = st.session_state, workspace()
+    ws.trainer, ws.job, ws.loaded = ss.get("trainer"), ss.get("job"), ss.get("loaded")
+    _workspaces().keep(ss.workspace_key, ws)
+
+
+def run_history() -> RunHistory:
+    """This browser's run history."""
+    return workspace().runs
 
 
 def _record_run(runs, dataset_name):
@@ -243,27 +271,38 @@ def _record_run(runs, dataset_name):
 def start_training(config, data, continue_epochs=None):
     """Start a job: a new model from ``config``, or (with ``continue_epochs``) more of the current one.
 
-    Return the job, or None (with an error shown) if the settings exceed the server's limits.
+    Return the job, or None (with an error shown) if the server will not train it: settings or a
+    continuation beyond its limits, or a full queue.
     """
     job = current_job()
-    if job is not None and job.alive:
+    if job is not None and job.alive:  # one training per tab at a time
         return job
-    problems = [] if continue_epochs else server_limits().problems(config, config.train_size or len(data.y_train))
+    limits, slots = server_limits(), training_slots()
+    trainer = st.session_state.get("trainer") if continue_epochs else None
+    if continue_epochs:
+        problems = limits.continue_problems(trainer, continue_epochs)
+    else:
+        problems = limits.problems(config, config.train_size or len(data.y_train))
     if problems:
-        st.error("**These settings are beyond this server's limits:** " + "; ".join(problems) + ". "
-                 "Choose smaller ones.")
+        st.error(("**This run cannot go on here:** " if continue_epochs else
+                  "**These settings are beyond this server's limits:** ") + "; ".join(problems) + "."
+                 + ("" if continue_epochs else " Choose smaller ones."))
+        return None
+    if slots.counts()[1] >= limits.max_waiting:
+        st.error(f"**The server's queue is full** ({limits.max_waiting} trainings are waiting). "
+                 "Try again in a few minutes; Gallery, Draw and the other pages work meanwhile.")
         return None
     if continue_epochs:
-        trainer = st.session_state["trainer"]
         trainer.extend(continue_epochs)
     else:
         trainer = Trainer(config, data)
     st.session_state.trainer = trainer
     st.session_state.pop("loaded", None)
-    on_end = _record_run(run_history(), data.name)
-    me = get_script_run_ctx().session_id
-    st.session_state.job = job = TrainingJob(trainer, training_slots(), on_end, lambda: _session_active(me),
-                                             server_limits().session_timeout).start()
+    ws = workspace()
+    owner_alive = partial(_workspaces().connected, ws)  # while any tab of this browser is there
+    st.session_state.job = job = TrainingJob(trainer, slots, _record_run(ws.runs, data.name), owner_alive,
+                                             limits.session_timeout).start()
+    _remember()
     return job
 
 

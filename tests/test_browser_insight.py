@@ -160,26 +160,35 @@ def test_compare_two_runs_evaluate_inspect_and_reload(page, app_server):
     no_exception(page)
     full_page(page, "inspect")
 
-    # a reload of Compare runs finds the same runs again through the address's sid
+    # a reload finds the runs and the current model again: the browser holds their key, the address does not
     go_to(page, "Compare runs", "compare")
     wait_for_count(page, TRACES, 2)
-    url = page.url
-    assert re.search(r"[?&]sid=[\w-]+", url)
+    url, model_line = page.url, status(page).inner_text()
+    assert "sid=" not in url and model_line.startswith("Model: trained")
     page.reload()
     expect(main(page).get_by_role("heading", name="Compare runs", exact=True)).to_be_visible()
     wait_for_count(page, LEGEND, 2)
     assert legend(page) == labels
     expect(table_rows(page)).to_have_count(3)
+    expect(status(page)).to_have_text(model_line)
     assert page.url == url
     no_exception(page)
 
-    # the same address in another tab, while this one is open, does not get this tab's runs
-    other = page.context.new_page()
-    other.goto(url)
-    expect(main(other).get_by_role("heading", name="Compare runs", exact=True)).to_be_visible()
-    expect(main(other).get_by_text(re.compile(r"^No runs yet\."))).to_be_visible()
-    expect(other).not_to_have_url(url)
-    other.close()
+    # the same address in another browser (a copied link) opens an empty workspace of its own
+    stranger = page.context.browser.new_context(viewport={"width": 1400, "height": 950})
+    try:
+        other = stranger.new_page()
+        other.goto(url)
+        expect(main(other).get_by_role("heading", name="Compare runs", exact=True)).to_be_visible()
+        expect(main(other).get_by_text(re.compile(r"^No runs yet\."))).to_be_visible()
+        expect(status(other)).to_have_text("Model: untrained")
+        no_exception(other)
+    finally:
+        stranger.close()
+    expect(status(page)).to_have_text(model_line)  # and this browser keeps its own
+    page.reload()
+    wait_for_count(page, LEGEND, 2)
+    assert legend(page) == labels
 
 
 def test_a_shared_link_opened_first_on_a_fresh_server(page, start_app, shared_data_dir):
@@ -203,19 +212,27 @@ def test_a_shared_link_opened_first_on_a_fresh_server(page, start_app, shared_da
     assert re.search(r"[?&]lr=0\.01(&|$)", page.url) and re.search(r"[?&]layers=256-32(&|$)", page.url)
     no_exception(page)
 
-    # a hostile link: the defaults, and a warning that names what was refused
+    # a hostile link: the defaults, and a warning that names what was refused, as plain text
     other = page.context.new_page()
-    other.goto(f"{server.url}/train?lr=1e9&seed=abc&layers=9999&epochs=10000")
+    other.goto(f"{server.url}/train?lr=1e9&seed=abc&layers=9999&epochs=10000&{MARKDOWN_LINK}")
     warning = main(other).get_by_test_id("stAlertContentWarning")
     expect(warning).to_contain_text("The link held values that are not allowed here, so their defaults "
                                     "are used:")
-    for refused in ("layers='9999'", "lr='1e9'", "seed='abc'", "epochs='10000'"):
+    for refused in ("layers='9999'", "lr='1e9'", "seed='abc'", "epochs='10000'",
+                    "alpha='[Sign in again](http://example.org)'", "dropout='![](http://example.org/b.png)'"):
         expect(warning).to_contain_text(refused)
+    expect(other.locator(FROM_EXAMPLE_ORG)).to_have_count(0)  # no link, no image fetched from elsewhere
     expect(slider(other, "Learning rate")).to_have_attribute("aria-valuetext", "0.002")
     expect(slider(other, "Neurons in layer 1")).to_have_attribute("aria-valuetext", "128")
     expect(slider(other, "Epochs")).to_have_attribute("aria-valuetext", "8")
     expect(other.get_by_test_id("stException")).to_have_count(0)
     other.close()
+
+
+# Markdown in a link's values and a file's name: shown as text, never as a link or an image
+MARKDOWN_LINK = ("alpha=%5BSign%20in%20again%5D(http%3A%2F%2Fexample.org)"
+                 "&dropout=!%5B%5D(http%3A%2F%2Fexample.org%2Fb.png)")
+FROM_EXAMPLE_ORG = "a[href*='example.org'], img[src*='example.org']"
 
 
 def npz(**arrays):
@@ -239,12 +256,14 @@ def test_a_bad_model_file_is_refused_and_the_model_still_draws(page, app_server,
     go_to(page, "Compare runs", "compare")
     expect(main(page).get_by_role("button", name="Download the current model (.npz)")).to_be_visible()
     upload = main(page).get_by_test_id("stFileUploaderDropzoneInput")
-    text = tmp_path / "notes.npz"
+    text = tmp_path / "[notes](www.example.org) www.example.org.npz"
     text.write_text("these are notes, not a model\n")
     upload.set_input_files(str(text))
     error = main(page).get_by_test_id("stAlertContentError")
-    expect(error).to_have_text("Could not load notes.npz: not a model file: expected an .npz file saved by "
-                               "MNIST Playground. The current model is unchanged.")
+    expect(error).to_have_text("Could not load [notes](www.example.org) www.example.org.npz: not a model "
+                               "file: expected an .npz file saved by MNIST Playground. The current model is "
+                               "unchanged.")
+    expect(page.locator("a[href*='example.org']")).to_have_count(0)
     expect(status(page)).to_have_text(before)
     no_exception(page)
 

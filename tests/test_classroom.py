@@ -24,6 +24,7 @@ def server(app_env, monkeypatch):
             monkeypatch.setenv(f"MNIST_PLAYGROUND_{key.upper()}", str(value))
         common._limits.clear()  # read the limits and make the slots afresh, as a new server would
         common.training_slots.clear()
+        common._workspaces.clear()
         sessions.extend(AppTest.from_file(str(ROOT / "app.py"), default_timeout=30).run() for _ in range(n))
         return sessions[-n:]
 
@@ -35,6 +36,7 @@ def server(app_env, monkeypatch):
     monkeypatch.undo()
     common._limits.clear()
     common.training_slots.clear()
+    common._workspaces.clear()
 
 
 def wait_until(condition, timeout=JOB_TIMEOUT):
@@ -117,7 +119,8 @@ def test_a_failing_training_is_reported_to_its_student_only_and_frees_the_slot(s
     assert job.state == "failed"
     assert common.training_slots().counts() == (0, 0)
     alice.run()
-    assert [e for e in texts(alice.error) if e.startswith("Training failed: IndexError")]
+    [failed] = [e for e in texts(alice.error) if e.startswith("Training failed: ")]
+    assert failed == "Training failed: IndexError, an error inside the server (its log has the details)."
 
     bob.slider(key="max_iter").set_value(1).run()
     bob.button(key="train").click().run()

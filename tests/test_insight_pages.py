@@ -9,7 +9,7 @@ from streamlit.testing.v1 import AppTest, app_test
 
 import mlp
 import strokes
-from mlp import analysis
+from mlp import analysis, settings
 from mlp.metrics import log_loss
 from mlp.preprocess import canvas_to_mnist, to_float
 from test_pages import ROOT, ServerPages, app, fast_trainer, open_page, texts, wait_for_job  # noqa: F401
@@ -449,9 +449,9 @@ def test_the_current_model_can_be_downloaded_and_loaded_again(app, fast_trainer,
     assert [d.key for d in app.get("download_button")] == ["model_download"]
     content = saved(fast_trainer.snapshot, dataset="mnist")
     upload(app, "mine.npz", content)
-    assert texts(app.success) == ["Loaded mine.npz: 784 → 128 → 64 → 10, trained on mnist. "
+    assert texts(app.success) == ["Loaded ` mine.npz `: 784 → 128 → 64 → 10, trained on mnist. "
                                   "It is now the current model."]
-    assert sidebar_status(app) == "Model: uploaded mine.npz (mnist)"
+    assert sidebar_status(app) == "Model: uploaded ` mine.npz ` (mnist)"
 
 
 @pytest.mark.parametrize("content, reason", [
@@ -461,15 +461,15 @@ def test_the_current_model_can_be_downloaded_and_loaded_again(app, fast_trainer,
          W1=np.zeros((16, 10), np.float32), b1=np.zeros(10, np.float32)),
      "W0 should be a float array of shape (784, 16), found (10, 16)"),
     (npz(W0=np.zeros((784, 16), np.float32)), "not a model file saved by MNIST Playground (KeyError"),
-    (saved(mlp.MLP([100, 16, 10])), "its layers [100, 16, 10] do not fit 28 × 28 images and 10 classes"),
-    (saved(mlp.MLP([784, 16, 5])), "its layers [784, 16, 5] do not fit 28 × 28 images and 10 classes"),
+    (saved(mlp.MLP([100, 16, 10])), "it takes 100 inputs, not 784"),
+    (saved(mlp.MLP([784, 16, 5])), "it has 5 classes, not 10"),
 ], ids=["text", "wrong-shapes", "no-meta", "100-inputs", "5-classes"])
 def test_a_bad_model_file_is_refused_and_the_model_stays(app, fast_trainer, mnist, content, reason):
     open_page(app, "compare", trainer=fast_trainer)
     before = sidebar_status(app)
     upload(app, "bad.npz", content)
     errors = texts(app.error)
-    assert len(errors) == 1 and errors[0].startswith(f"Could not load bad.npz: {reason}")
+    assert len(errors) == 1 and errors[0].startswith(f"Could not load ` bad.npz `: ` {reason}")
     assert errors[0].endswith("The current model is unchanged.")
     assert not app.success
     assert sidebar_status(app) == before
@@ -484,7 +484,7 @@ def test_a_loaded_model_is_used_by_the_other_pages(app, fast_trainer, mnist):
         pass
     open_page(app, "compare", trainer=fast_trainer)
     upload(app, "small.npz", saved(other.snapshot, dataset="mnist"))
-    assert sidebar_status(app) == "Model: uploaded small.npz (mnist)"
+    assert sidebar_status(app) == "Model: uploaded ` small.npz ` (mnist)"
     open_page(app, "evaluate")
     assert metrics(app)["Test accuracy"] == f"{other.history[-1].test_accuracy:.2%}"
     open_page(app, "inspect")
@@ -492,8 +492,8 @@ def test_a_loaded_model_is_used_by_the_other_pages(app, fast_trainer, mnist):
     # a bad file afterwards leaves the loaded one in place
     open_page(app, "compare")
     upload(app, "bad.npz", b"PK\x03\x04 broken zip")
-    assert texts(app.error)[0].startswith("Could not load bad.npz: ")
-    assert sidebar_status(app) == "Model: uploaded small.npz (mnist)"
+    assert texts(app.error)[0].startswith("Could not load ` bad.npz `: ")
+    assert sidebar_status(app) == "Model: uploaded ` small.npz ` (mnist)"
 
 
 def test_a_fashion_model_loaded_on_mnist_is_kept_for_fashion(app, fast_trainer):
@@ -542,9 +542,10 @@ def test_a_link_sets_the_train_settings(visit):
     assert at.slider(key="dropout").value == 0.2 and at.number_input(key="random_state").value == 42
     assert at.select_slider(key="alpha").value == 0.0001
     assert any("784 → 256 → 32 → 16 → 10" in t and "on 5,000 images" in t for t in texts(at.markdown))
-    # the address now holds every setting, and the sid of the tab
+    # the address now holds every setting, and nothing else: no key to anyone's runs
     assert at.query_params["lr"] == "0.01" and at.query_params["layers"] == "256-32-16"
-    assert at.query_params["preset"] == "fast" and "sid" in at.query_params
+    assert at.query_params["preset"] == "fast" and "sid" not in at.query_params
+    assert set(at.query_params) <= set(settings.KNOWN)
 
 
 def test_a_link_with_a_preset(visit):
@@ -560,7 +561,7 @@ def test_a_hostile_link_falls_back_to_the_defaults_and_says_so(visit):
     at = visit("train", lr="1e9", seed="abc", layers="9999")
     warnings = texts(at.warning)
     assert warnings == ["The link held values that are not allowed here, so their defaults are used: "
-                        "layers='9999', lr='1e9', seed='abc'"]
+                        "` layers='9999' `, ` lr='1e9' `, ` seed='abc' `"]  # each as plain text
     assert at.select_slider(key="learning_rate_init").value == 0.002
     assert at.number_input(key="random_state").value == 0
     assert layers(at) == [128, 64]
