@@ -1,10 +1,11 @@
-"""Two students on a server that trains one model at a time, in real browser tabs."""
+"""Students in real browser tabs: the queue of a server that trains one model at a time, and what
+a reload or a copied address gives."""
 import re
 
 import pytest
 from playwright.sync_api import expect
 
-from test_browser import TIMEOUT, button, main, no_exception, snapshot, wait_for_points
+from test_browser import TIMEOUT, button, main, no_exception, snapshot, wait_for_points, wait_for_update_above
 
 pytestmark = pytest.mark.browser
 
@@ -57,3 +58,35 @@ def test_the_second_student_waits_in_the_queue_and_trains_once_the_first_tab_is_
     finally:
         alice_tab.close()
         bob_tab.close()
+
+
+def test_a_reload_keeps_a_running_training_and_its_address_gives_a_stranger_nothing(browser, app_server):
+    expect.set_options(timeout=TIMEOUT)
+    mine = browser.new_context(viewport={"width": 1400, "height": 950})
+    stranger = browser.new_context(viewport={"width": 1400, "height": 950})
+    running = re.compile(r"^running: update [\d,]+ of 3,950")
+    try:
+        page = open_train(mine, app_server)
+        button(page, "Train").click()
+        expect(main(page).get_by_text(running)).to_be_visible()
+        before = wait_for_update_above(page, 0)
+        page.reload()  # the same browser: its key finds the training again, which went on meanwhile
+        expect(main(page).get_by_text(running)).to_be_visible()
+        assert wait_for_update_above(page, before) > before
+        expect(button(page, "Stop training")).to_be_enabled()
+        expect(page.get_by_text(re.compile(r"^Model: training"))).to_be_visible()
+        assert "sid=" not in page.url
+        no_exception(page)
+
+        other = stranger.new_page()  # the same address in another browser
+        other.goto(page.url)
+        expect(main(other).get_by_text("No model yet")).to_be_visible()
+        expect(other.get_by_text("Model: untrained")).to_be_visible()
+        expect(button(other, "Stop training")).to_be_disabled()
+        no_exception(other)
+
+        button(page, "Stop training").click()
+        expect(main(page).get_by_text(re.compile(r"^Stopped at update [\d,]+\."))).to_be_visible()
+    finally:
+        mine.close()
+        stranger.close()
