@@ -7,6 +7,19 @@ from mlp.explore import upscale
 from mlp.metrics import log_loss, per_class_accuracy
 from pages.common import dataset, for_model, require_model
 
+
+def clicked_cell(event, classes):
+    """The (true, predicted) classes of the confusion cell clicked, as indices, or None.
+
+    The browser sends the selection, so anything but a cell of this matrix is ignored.
+    """
+    selection = event.get("selection") if isinstance(event, dict) else None
+    points = selection.get("points") if isinstance(selection, dict) else None
+    point = points[0] if isinstance(points, list) and points and isinstance(points[0], dict) else {}
+    cell = [str(point.get(axis)) for axis in "yx"]
+    return tuple(map(classes.index, cell)) if all(c in classes for c in cell) else None
+
+
 st.title("Evaluate")
 data = dataset()
 model = require_model(data)
@@ -31,14 +44,12 @@ with right:
     st.plotly_chart(figures.per_class_accuracy(per_class_accuracy(labels, pred, len(data.classes)),
                                                data.classes), width="stretch")
     names = list(range(len(data.classes)))
-    points = (event or {}).get("selection", {}).get("points", []) if event else []
-    if not points:
+    cell = clicked_cell(event, data.classes)
+    if cell is None:
         st.session_state.pop("cell_clicked", None)
-    elif points != st.session_state.get("cell_clicked"):  # a new click sets the two choices below, once
-        st.session_state.cell_clicked = points
-        cell = [str(points[0].get(axis)) if isinstance(points[0], dict) else None for axis in "yx"]
-        if all(c in data.classes for c in cell):  # the browser sends the cell: any other value is ignored
-            st.session_state.cell_true, st.session_state.cell_pred = map(data.classes.index, cell)
+    elif cell != st.session_state.get("cell_clicked"):  # a new click sets the two choices below, once
+        st.session_state.cell_clicked = cell
+        st.session_state.cell_true, st.session_state.cell_pred = cell
     st.session_state.setdefault("cell_true", 4)
     st.session_state.setdefault("cell_pred", 9)
     a, b = st.columns(2)

@@ -339,3 +339,13 @@ def test_a_slow_download_shows_how_far_it_is_then_the_data(no_data, shared_data_
     assert not alice.get("progress")
     assert [c for c in texts(alice.caption) if c.startswith("Loaded from downloaded from http://127.0.0.1:")]
     assert np.array_equal(load.data.x_test, mnist.x_test)
+
+
+@pytest.mark.parametrize("selection", [{"points": {"0": 1}}, {"points": "xy"}, {"points": [7]}, "junk",
+                                       {"points": [{"x": "99", "y": "[a](http://example.org)"}]}])
+def test_a_click_on_the_confusion_matrix_that_is_not_a_cell_is_ignored(app, fast_trainer, selection):
+    open_page(app, "evaluate", trainer=fast_trainer)
+    app.session_state["confusion"] = {"selection": selection}
+    app.run()
+    assert not app.exception
+    assert (app.selectbox(key="cell_true").value, app.selectbox(key="cell_pred").value) == (4, 9)
