@@ -53,14 +53,19 @@ with left:
     if model is None:
         st.caption("Train a model first to download it.")
     else:
-        buf = io.BytesIO()
         trainer = st.session_state.get("trainer")
         info = {"dataset": data.name}
         if trainer is not None and trainer.snapshot is model:
             info.update(config=trainer.config.to_dict(),
                         history=[vars(p) for p in trainer.history])
-        model.save(buf, **info)
-        st.download_button("Download the current model (.npz)", buf.getvalue(), "mnist-playground-model.npz",
+
+        def model_file(model=model, info=info):
+            """The .npz file, written only when the button is clicked (not at every run of the page)."""
+            buf = io.BytesIO()
+            model.save(buf, **info)
+            return buf.getvalue()
+
+        st.download_button("Download the current model (.npz)", model_file, "mnist-playground-model.npz",
                            "application/octet-stream", key="model_download")
 with right:
     upload = st.file_uploader("Load a model (.npz saved by MNIST Playground)", type=["npz"], key="model_upload",

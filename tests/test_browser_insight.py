@@ -11,6 +11,7 @@ import pytest
 from playwright.sync_api import expect
 
 import strokes
+from mlp import MLP
 from test_browser import (ROOT, SHOTS, browser_context_args, button, draw, main,  # noqa: F401
                           no_exception, on_failure_screenshot, open_app, slider)
 
@@ -254,7 +255,11 @@ def test_a_bad_model_file_is_refused_and_the_model_still_draws(page, app_server,
     before = status(page).inner_text()
 
     go_to(page, "Compare runs", "compare")
-    expect(main(page).get_by_role("button", name="Download the current model (.npz)")).to_be_visible()
+    with page.expect_download() as download:  # the file is written when the button is pressed
+        main(page).get_by_role("button", name="Download the current model (.npz)").click()
+    model, info = MLP.load(download.value.path())
+    assert model.layer_sizes == [784, 128, 64, 10] and info["dataset"] == "mnist"
+    assert info["config"]["train_size"] == 10000 and len(info["history"]) > 0
     upload = main(page).get_by_test_id("stFileUploaderDropzoneInput")
     text = tmp_path / "[notes](www.example.org) www.example.org.npz"
     text.write_text("these are notes, not a model\n")
