@@ -32,7 +32,9 @@ def main(argv=None):
     try:
         for run in range(1, args.runs + 1):
             t0 = time.monotonic()
-            command = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", *pytest_args]
+            # each run its own Playwright output folder: pytest-playwright empties it when it starts
+            command = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider",
+                       "--output", f"test-results/busy-run-{run}", *pytest_args]
             proc = subprocess.run(command, cwd=ROOT, capture_output=True, text=True)
             seconds = time.monotonic() - t0
             summary = (proc.stdout.strip().splitlines() or ["(no output)"])[-1]
@@ -41,6 +43,11 @@ def main(argv=None):
             print(f"run {run}: exit {proc.returncode} in {seconds:.0f} s: {summary}", flush=True)
             for name in failed:
                 print(f"    {name}", flush=True)
+            if proc.returncode:  # pytest's whole report, for the failures' details
+                log = ROOT / "test-results" / f"busy-run-{run}.log"
+                log.parent.mkdir(exist_ok=True)
+                log.write_text(proc.stdout + proc.stderr)
+                print(f"    details: {log.relative_to(ROOT)}", flush=True)
     finally:
         for burner in burners:
             burner.kill()
