@@ -107,9 +107,9 @@ def write_case(name, path):
 
 
 def child(code, path):
-    """Load path with the model module at code ("new": mlp.model); print a JSON line."""
+    """Load path with the model module at code ("new": this checkout's mlp); print a JSON line."""
     if code.startswith("new"):
-        from mlp.model import MLP, ModelFileError
+        from mlp import MLP, ModelFileError
         kwargs = LIMITS if code == "new" else {**LIMITS, "max_bytes": 2**40}
     else:
         spec = importlib.util.spec_from_file_location("old_model", code)

@@ -10,7 +10,8 @@ import time
 from dataclasses import asdict
 
 from .data import DATASETS, DatasetError, load_dataset
-from .model import MLP, ModelFileError
+from .model import MLP
+from .model_file import ModelFileError
 from .train import PRESETS, TrainConfig, Trainer, TrainingDiverged, evaluate, preset
 
 

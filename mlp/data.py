@@ -1,6 +1,7 @@
 """Load MNIST and Fashion-MNIST as read-only uint8 arrays.
 
-The files come from a folder the user names, the user's cache, or a verified download.
+The files come from a folder the user names, the user's cache, or a verified download
+(`mlp.download`); each is checked by its IDX header, its size and its SHA-256.
 """
 from __future__ import annotations
 
@@ -8,18 +9,12 @@ import gzip
 import hashlib
 import math
 import os
-import re
-import time
 import zlib
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, NamedTuple, Sequence
-from urllib.parse import urlsplit
 
 import numpy as np
 import pooch
-import requests  # pooch depends on it
-import urllib3
 
 DATASETS = ("mnist", "fashion-mnist")
 ENV_DATA = "MNIST_PLAYGROUND_DATA"
@@ -34,19 +29,6 @@ CLASSES = {
     "fashion-mnist": ("T-shirt/top", "Trouser", "Pullover", "Dress", "Coat",
                       "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot"),
 }
-MIRRORS = {
-    "mnist": ("https://ossci-datasets.s3.amazonaws.com/mnist/",
-              "https://storage.googleapis.com/cvdf-datasets/mnist/"),
-    "fashion-mnist": ("http://fashion-mnist.s3-website.eu-central-1.amazonaws.com/",
-                      "https://raw.githubusercontent.com/zalandoresearch/fashion-mnist/master/data/fashion/"),
-}
-# MD5 of the published .gz files: checks a download before it enters the cache.
-MD5 = {
-    "mnist": dict(zip(FILES, ("f68b3c2dcbeaaa9fbdd348bbdeb94873", "d53e105ee54ea40749a09fcbcd1e9432",
-                              "9fb629c4189551a2d022fa330f9573f3", "ec29112dd5afa0611ce80d1b7f02629c"))),
-    "fashion-mnist": dict(zip(FILES, ("8d4fb7e6c68d591d4c3dfef9ec88bf0d", "25c81989df183df01b3e8a0aad5dffbe",
-                                      "bef4ecab320f06d8554ea6380940ec79", "bb300cfdad3c16e7a12a480ee83cd310"))),
-}
 # SHA-256 of the uncompressed files: the same whichever way a copy was compressed.
 SHA256 = {
     "mnist": dict(zip(FILES, (
@@ -60,24 +42,6 @@ SHA256 = {
         "5b4141f0afbad91edebe8549f8fcffe087ea10ca49f1dbef5c9a5cd8815ce37b",
         "0402a96d92fd2663957122ceb108a494c5af83dab82d92729df917d7dec38c34"))),
 }
-# Size in bytes of the published .gz files: the progress bar's weights, and each download's byte cap.
-GZ_SIZES = {
-    "mnist": dict(zip(FILES, (9_912_422, 28_881, 1_648_877, 4_542))),
-    "fashion-mnist": dict(zip(FILES, (26_421_880, 29_515, 4_422_102, 5_148))),
-}
-MAX_GROWTH = 4  # a download past 4x the published size is abandoned (other mirrors recompress)
-
-
-@dataclass(frozen=True)
-class Timeouts:
-    """How long a download may wait, in seconds."""
-
-    connect: float = 5.0     # to open the connection to a mirror
-    read: float = 15.0       # for the mirror's next bytes (its first answer, or more of the file)
-    per_file: float = 180.0  # for one whole file, however slowly the bytes come
-
-
-TIMEOUTS = Timeouts()  # the default of `load_dataset(timeouts=...)`; a server may replace it
 _COUNTS = {"train": 60000, "t10k": 10000}
 _REPLACE = "Delete it or replace it with a fresh copy."
 
@@ -164,7 +128,7 @@ def default_cache_dir() -> Path:
 def load_dataset(name: str = "mnist", data_dir: str | os.PathLike | None = None, *,
                  cache_dir: str | os.PathLike | None = None, mirrors: Sequence[str] | None = None,
                  progress: Callable[[float, str], None] | None = None,
-                 timeouts: Timeouts | None = None) -> Dataset:
+                 timeouts=None) -> Dataset:
     """Load a data set from a named folder, the cache, or a download.
 
     Parameters
@@ -183,8 +147,8 @@ def load_dataset(name: str = "mnist", data_dir: str | os.PathLike | None = None,
     progress : callable, optional
         Called as ``progress(fraction, message)`` while downloading (fraction rising
         from 0 to 1 over the files) and once with 1.0 when the data set is ready.
-    timeouts : Timeouts, optional
-        Limits on each download; defaults to the module's `TIMEOUTS`. A mirror that accepts
+    timeouts : mlp.download.Timeouts, optional
+        Limits on each download; defaults to `mlp.download.TIMEOUTS`. A mirror that accepts
         the connection and never answers fails after ``connect + read`` seconds at most, one
         that drips bytes after ``per_file + read``; either way the next mirror is tried.
 
@@ -212,9 +176,9 @@ def load_dataset(name: str = "mnist", data_dir: str | os.PathLike | None = None,
         folder = Path(cache).expanduser() / name
         missing = [f for f in FILES if _file_in(folder, f) is None]
         if missing:
-            if mirrors is None:
-                mirrors = os.environ.get(ENV_MIRRORS, "").split() or MIRRORS[name]
-            used = _download(name, folder, missing, list(mirrors), progress, timeouts or TIMEOUTS)
+            from .download import download  # here: mlp.download uses this module's names and errors
+
+            used = download(name, folder, missing, mirrors, progress, timeouts)
             source = f"downloaded from {used} into {folder}"
         else:
             source = f"{folder} (cache)"
@@ -296,110 +260,3 @@ def _load_folder(name: str, folder: Path) -> list[np.ndarray]:
                    else f"its SHA-256 differs from the published {TITLES[name]} file")
             raise ChecksumError(f"{path} does not match: {why}. {_REPLACE}")
     return arrays
-
-
-class _Abandoned(OSError):
-    """A download given up on; the message says why."""
-
-
-class _Progress:
-    """Report ``progress(fraction, message)`` over all files, rising, at most once per 1 %."""
-
-    def __init__(self, callback: Callable[[float, str], None] | None):
-        self.callback, self.last, self.message = callback, -1.0, ""
-
-    def __call__(self, fraction: float, force: bool = False) -> None:
-        fraction = min(max(fraction, self.last), 1.0)
-        if self.callback is not None and (force or fraction >= self.last + 0.01):
-            self.last = fraction
-            self.callback(fraction, self.message)
-
-
-def _downloader(timeouts: Timeouts, size: int, report: Callable[[float], None]) -> Callable:
-    """Return a pooch downloader that streams one file of about `size` bytes within the limits."""
-    max_bytes = MAX_GROWTH * size
-
-    def download(url: str, output_file: str, pooch_obj=None, check_only: bool = False) -> None:
-        deadline = time.monotonic() + timeouts.per_file
-        try:
-            with requests.get(url, stream=True, timeout=(timeouts.connect, timeouts.read)) as r:
-                r.raise_for_status()
-                total = int(r.headers.get("Content-Length") or 0)
-                if total > max_bytes:
-                    raise _Abandoned(f"announced {total:,} bytes, more than the {max_bytes:,} allowed")
-                count = 0
-                with open(output_file, "wb") as out:
-                    # read1 returns what has arrived, so a slow drip still meets the checks below
-                    while chunk := r.raw.read1(65536, decode_content=True):
-                        count += len(chunk)
-                        if count > max_bytes:
-                            raise _Abandoned(f"sent more than the {max_bytes:,} bytes allowed")
-                        if time.monotonic() > deadline:
-                            raise _Abandoned(f"timed out (the file took longer than {timeouts.per_file:g} s)")
-                        out.write(chunk)
-                        report(count / (total or size))
-        except requests.ConnectTimeout as exc:
-            raise _Abandoned(f"timed out (no connection within {timeouts.connect:g} s)") from exc
-        except (requests.ReadTimeout, urllib3.exceptions.ReadTimeoutError) as exc:
-            raise _Abandoned(f"timed out (no data for {timeouts.read:g} s)") from exc
-        except urllib3.exceptions.ProtocolError as exc:
-            raise _Abandoned("connection closed before the file was complete") from exc
-        except urllib3.exceptions.HTTPError as exc:  # e.g. a body that fails to decode
-            raise _Abandoned(str(exc)[:120]) from exc
-
-    return download
-
-
-def _download(name: str, folder: Path, missing: list[str], mirrors: list[str],
-              progress: Callable[[float, str], None] | None, timeouts: Timeouts) -> str:
-    title = TITLES[name]
-    try:
-        folder.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise DatasetError(f"Cannot write to the cache folder {folder} ({exc.strerror or exc}). Set "
-                           f"{ENV_CACHE} to a writable folder, or point {ENV_DATA} (or --data-dir) "
-                           f"at a folder holding the four {title} files.") from exc
-    sizes = [GZ_SIZES[name][f] for f in missing]
-    bar = _Progress(progress)
-    offset, used = 0.0, ""
-    for i, fname in enumerate(missing):
-        span, errors = sizes[i] / sum(sizes), []
-        for base in mirrors:
-            url = f"{base.rstrip('/')}/{fname}.gz"
-            host = urlsplit(url).netloc or base
-            bar.message = f"Downloading {title} {fname}.gz ({i + 1}/{len(missing)}) from {host}"
-            bar(offset, force=True)
-            downloader = _downloader(timeouts, sizes[i], lambda done: bar(offset + span * min(done, 1.0)))
-            try:
-                pooch.retrieve(url, known_hash=f"md5:{MD5[name][fname]}", fname=f"{fname}.gz",
-                               path=folder, downloader=downloader)
-            except (ValueError, OSError) as exc:  # a hash mismatch, a requests error, or _Abandoned
-                errors.append((host, exc))
-                continue
-            used, mirrors = base, [base] + [m for m in mirrors if m != base]
-            break
-        else:
-            raise _download_error(title, fname, folder, errors)
-        offset += span
-    return used
-
-
-def _download_error(title: str, fname: str, folder: Path, errors: list) -> DatasetError:
-    reasons = "; ".join(f"{host}: {_reason(exc)}" for host, exc in errors) or "no mirror configured"
-    advice = (f"Put the four files in {folder} or point {ENV_DATA} (or --data-dir) "
-              f"at a folder holding them.")
-    if any(isinstance(exc, ValueError) for _, exc in errors):
-        return ChecksumError(f"The download of {title} ({fname}.gz) did not match its published MD5 "
-                             f"checksum and was discarded ({reasons}). {advice}")
-    return DownloadError(f"Could not download {title} ({fname}.gz) from any mirror: {reasons}. {advice}")
-
-
-def _reason(exc: Exception) -> str:
-    if isinstance(exc, _Abandoned):
-        return str(exc)
-    if isinstance(exc, ValueError):
-        return "checksum mismatch"
-    if isinstance(exc, requests.HTTPError) and exc.response is not None:
-        return f"HTTP {exc.response.status_code}"
-    match = re.search(r"\[Errno -?\d+\] ([^'\")\]]+)", str(exc))
-    return match.group(1).strip() if match else (str(exc)[:120] or type(exc).__name__)

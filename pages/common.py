@@ -3,9 +3,9 @@
 Session state keys (per browser tab):
   dataset  - "mnist" or "fashion-mnist", chosen in the sidebar
   trainer  - the mlp.Trainer holding the current model, its config and history (or absent)
-  job      - the mlp.job.TrainingJob running or last run on that trainer (or absent)
+  job      - the playground.jobs.TrainingJob running or last run on that trainer (or absent)
   loaded   - (model, data set, label) of a run or upload chosen as the current model (or absent)
-  runs     - the mlp.runs.RunHistory of this browser, shared by its tabs
+  runs     - the playground.runs.RunHistory of this browser, shared by its tabs
   workspace, workspace_key - this browser's playground.session.Workspace and the key in its
              cookie: the runs and the current model are found again after a reload through it
   drawing  - the last drawing as the network sees it, (28, 28) float32 (or absent)
@@ -20,9 +20,9 @@ from threadpoolctl import threadpool_limits
 
 from mlp import Trainer, preset
 from mlp.data import TITLES
-from mlp.job import Slots, TrainingJob
-from mlp.limits import Limits, load_limits
-from mlp.runs import RunHistory
+from playground.jobs import Slots, TrainingJob
+from playground.limits import Limits, load_limits
+from playground.runs import RunHistory
 from playground.datasets import DataSets
 from playground.session import COOKIE, Workspace, Workspaces, new_key, valid_key
 
@@ -116,7 +116,7 @@ def _limits():
 
 
 def server_limits() -> Limits:
-    """What this server allows (mlp.limits: .streamlit/playground.toml and environment variables)."""
+    """What this server allows (playground.limits: .streamlit/playground.toml and environment variables)."""
     limits = _limits()
     if isinstance(limits, ValueError):  # a broken config file: say so on every page, train nothing
         st.error(f"**The server's configuration is not valid:** {limits}. Whoever runs the server can fix "

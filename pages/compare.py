@@ -3,7 +3,8 @@ import io
 
 import streamlit as st
 
-from mlp import MLP, ModelFileError, figures
+from mlp import MLP, ModelFileError
+from playground import figures
 from mlp.data import DATASETS
 from playground.text import literal
 from pages.common import current_model, dataset, redraw_status_lines, run_history, server_limits, set_current_model

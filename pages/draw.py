@@ -3,7 +3,7 @@ import numpy as np
 import streamlit as st
 from streamlit_drawable_canvas import st_canvas
 
-from mlp.figures import probabilities
+from playground.figures import probabilities
 from mlp.preprocess import canvas_to_mnist
 from playground.canvas import SIZE as CANVAS, CanvasImageError, drawing_url, read_canvas
 from pages.common import current_job, current_model, dataset, redraw_status_lines, start_fast_preset

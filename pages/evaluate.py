@@ -2,8 +2,9 @@
 import numpy as np
 import streamlit as st
 
-from mlp import analysis, figures
-from mlp.explore import upscale
+from mlp import analysis
+from playground import figures
+from mlp.analysis import upscale
 from mlp.metrics import log_loss, per_class_accuracy
 from pages.common import dataset, for_model, require_model
 

@@ -3,8 +3,8 @@ import random
 
 import streamlit as st
 
-from mlp import explore
-from mlp.figures import class_counts
+from mlp import analysis
+from playground.figures import class_counts
 from pages.common import current_job, current_model, dataset
 
 COUNTS = [24, 48, 96]
@@ -16,8 +16,8 @@ DEFAULTS = {"gallery_seed": 0, "gallery_split": "Train", "gallery_count": 48, "g
 @st.cache_data(show_spinner=False, max_entries=8)
 def split_summary(name, split, _images, _labels, n_classes):
     """Class counts and (enlarged) mean images of one split of one data set, computed once per server."""
-    means = explore.mean_images(_images, _labels, n_classes)
-    return explore.class_counts(_labels, n_classes), explore.upscale(means, ZOOM)
+    means = analysis.mean_images(_images, _labels, n_classes)
+    return analysis.class_counts(_labels, n_classes), analysis.upscale(means, ZOOM)
 
 
 def reshuffle():
@@ -59,10 +59,10 @@ names = data.classes
 
 if model is not None and ss.gallery_mistakes:
     with st.spinner("Looking for mistakes…"):
-        idx, pred = explore.mistakes(model, x, y, count, seed, classes)
+        idx, pred = analysis.mistakes(model, x, y, count, seed, classes)
 else:
-    idx = explore.sample(y, count, seed, classes)
-    pred = None if model is None else explore.predict(model, x[idx])
+    idx = analysis.sample(y, count, seed, classes)
+    pred = None if model is None else analysis.predict_all(model, x[idx]).argmax(axis=1)
 
 labels = [int(t) for t in y[idx]]
 if pred is None:
@@ -83,7 +83,7 @@ else:
                    f"{job.trainer.snapshot_step:,}. Reshuffle or change a setting to use newer ones.")
 
 if len(idx):
-    st.image(list(explore.upscale(x[idx], ZOOM)), caption=captions, width=28 * ZOOM, output_format="PNG")
+    st.image(list(analysis.upscale(x[idx], ZOOM)), caption=captions, width=28 * ZOOM, output_format="PNG")
 else:
     st.success("The model gets every image of this selection right.")
 

@@ -2,7 +2,8 @@
 import numpy as np
 import streamlit as st
 
-from mlp import analysis, figures
+from mlp import analysis
+from playground import figures
 from mlp.preprocess import to_float
 from pages.common import dataset, for_model, require_model
 

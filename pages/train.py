@@ -4,9 +4,9 @@ from urllib.parse import urlencode
 import streamlit as st
 
 from mlp import PRESETS
-from mlp.figures import training_curves
+from playground.figures import training_curves
 from mlp.train import TrainConfig, count_params, estimate_seconds
-from mlp.settings import ALPHAS, CHOICES, RATES, SUBSETS, choices, from_query, to_query, widget_values
+from playground.link import ALPHAS, CHOICES, RATES, SUBSETS, choices, from_query, to_query, widget_values
 from playground.text import literal
 from pages.common import (current_job, dataset, live_chart, redraw_status_lines, server_limits, start_training,
                           through_app, training_slots)

@@ -14,7 +14,7 @@ import threading
 import time
 from dataclasses import dataclass, field
 
-from mlp.runs import RunHistory
+from playground.runs import RunHistory
 
 COOKIE = "mnist_playground_key"
 _KEY = re.compile(r"[A-Za-z0-9_-]{43}")  # secrets.token_urlsafe(32)

@@ -11,9 +11,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from mlp import data
+from mlp import download
 from mlp.data import (ENV_CACHE, ENV_DATA, ENV_MIRRORS, FILES, ChecksumError, CorruptFileError,
-                      DatasetError, DownloadError, Timeouts, find_local, load_dataset, read_idx)
+                      DatasetError, DownloadError, find_local, load_dataset, read_idx)
+from mlp.download import Timeouts
 
 MNIST_TRAIN_COUNTS = [5923, 6742, 5958, 6131, 5842, 5421, 5918, 6265, 5851, 5949]
 MNIST_TEST_COUNTS = [980, 1135, 1032, 1010, 982, 892, 958, 1028, 974, 1009]
@@ -343,7 +344,7 @@ def shared_md5(shared_data_dir):
 
 @pytest.fixture
 def shared_mirror(shared_data_dir, shared_md5, serve, monkeypatch):
-    monkeypatch.setitem(data.MD5, "mnist", shared_md5)
+    monkeypatch.setitem(download.MD5, "mnist", shared_md5)
     return serve(shared_data_dir / "mnist")
 
 
@@ -368,7 +369,7 @@ def test_download_then_cache(mnist, shared_mirror, tmp_path):
 
 
 def test_published_md5_rejects_a_recompressed_copy(shared_data_dir, serve, tmp_path):
-    _, url = serve(shared_data_dir / "mnist")  # data.MD5 untouched: the shared .gz files differ
+    _, url = serve(shared_data_dir / "mnist")  # download.MD5 untouched: the shared .gz files differ
     with pytest.raises(ChecksumError, match=r"MNIST \(train-images-idx3-ubyte.gz\) did not match its "
                                             r"published MD5.*MNIST_PLAYGROUND_DATA"):
         load_dataset("mnist", cache_dir=tmp_path, mirrors=[url])
@@ -420,7 +421,7 @@ def test_silent_mirror_times_out(silent_url, tmp_path, monkeypatch, how):
     quick = Timeouts(connect=1, read=1, per_file=10)
     kwargs = {"timeouts": quick} if how == "argument" else {}
     if how == "module setting":
-        monkeypatch.setattr(data, "TIMEOUTS", quick)
+        monkeypatch.setattr(download, "TIMEOUTS", quick)
     start = time.monotonic()
     with pytest.raises(DownloadError) as info:
         load_dataset("mnist", cache_dir=tmp_path, mirrors=[silent_url], **kwargs)

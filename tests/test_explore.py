@@ -3,7 +3,11 @@ import numpy as np
 import pytest
 
 from mlp import MLP
-from mlp.explore import class_counts, mean_images, mistakes, predict, sample, upscale
+from mlp.analysis import class_counts, mean_images, mistakes, predict_all, sample, upscale
+
+
+def predict(model, images, chunk=4096):
+    return predict_all(model, images, chunk).argmax(axis=1)
 
 
 def read_only(a):

@@ -6,7 +6,7 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from mlp import Trainer, preset
-from mlp.explore import predict, sample
+from mlp.analysis import predict_all, sample
 
 ROOT = Path(__file__).resolve().parents[1]
 GUESS = re.compile(r"^(\d) (✓|→ (\d) ✗)$")
@@ -106,7 +106,7 @@ def test_trained_model_guesses_are_shown_and_counted(mnist, trainer):
     captions = grid(at).captions
     assert all(GUESS.match(c) for c in captions), captions
     idx = sample(mnist.y_train, 48, seed=0)
-    pred = predict(trainer.snapshot, mnist.x_train[idx])
+    pred = predict_all(trainer.snapshot, mnist.x_train[idx]).argmax(axis=1)
     expected = [f"{t} ✓" if t == p else f"{t} → {p} ✗" for t, p in zip(mnist.y_train[idx], pred)]
     assert captions == expected
     right = sum(c.endswith("✓") for c in captions)

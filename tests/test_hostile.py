@@ -16,7 +16,7 @@ import pytest
 from streamlit.testing.v1 import AppTest, app_test
 
 import mlp
-from mlp import data
+from mlp import data, download
 from pages import common
 from playground.canvas import PREFIX
 from test_classroom import server  # noqa: F401
@@ -212,7 +212,7 @@ def test_a_full_queue_refuses_more(server):  # noqa: F811
 
 
 def test_a_waiting_training_holds_no_weights_and_an_ended_one_no_batch(mnist):
-    from mlp.job import Slots, TrainingJob
+    from playground.jobs import Slots, TrainingJob
 
     slots = Slots(1)
     config = mlp.preset("notebook", train_size=5000, max_iter=3)  # full batch: 5000 x 784 floats
@@ -286,7 +286,7 @@ def no_data(tmp_path, monkeypatch):
 
     monkeypatch.delenv("MNIST_PLAYGROUND_DATA", raising=False)
     monkeypatch.setenv("MNIST_PLAYGROUND_CACHE", str(tmp_path / "cache"))
-    monkeypatch.setattr(data, "TIMEOUTS", data.Timeouts(connect=2, read=2, per_file=60))
+    monkeypatch.setattr(download, "TIMEOUTS", download.Timeouts(connect=2, read=2, per_file=60))
     monkeypatch.setattr(common, "WAIT_FOR_DATA", 0.5)
     monkeypatch.setattr(app_test, "PagesManager", ServerPages)
     common.data_sets.clear()  # a fresh server: nothing loaded yet
@@ -327,7 +327,7 @@ def test_a_mirror_that_never_answers_holds_no_page(no_data):
 
 def test_a_slow_download_shows_how_far_it_is_then_the_data(no_data, shared_data_dir, monkeypatch, mnist):
     folder = shared_data_dir / "mnist"
-    monkeypatch.setitem(data.MD5, "mnist", {f: hashlib.md5((folder / f"{f}.gz").read_bytes()).hexdigest()
+    monkeypatch.setitem(download.MD5, "mnist", {f: hashlib.md5((folder / f"{f}.gz").read_bytes()).hexdigest()
                                             for f in data.FILES})  # the shared copies are compressed anew
     no_data(folder=folder, rate=2e6)  # 11 MB at 2 MB/s
     alice = visit()

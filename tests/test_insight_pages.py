@@ -9,7 +9,8 @@ from streamlit.testing.v1 import AppTest, app_test
 
 import mlp
 import strokes
-from mlp import analysis, settings
+from mlp import analysis
+from playground import link as settings
 from mlp.metrics import log_loss
 from mlp.preprocess import canvas_to_mnist, to_float
 from test_pages import ROOT, ServerPages, app, fast_trainer, open_page, texts, wait_for_job  # noqa: F401

@@ -5,7 +5,7 @@ import time
 import numpy as np
 import pytest
 
-from mlp.job import Slots, TrainingJob
+from playground.jobs import Slots, TrainingJob
 from mlp.train import TrainConfig, Trainer
 
 

@@ -7,8 +7,8 @@ from pathlib import Path
 import pytest
 
 from mlp import PRESETS, TrainConfig, Trainer, preset
-from mlp.limits import CORES, Limits, job_megabytes, load_limits
-from mlp.settings import choices, from_query, widget_values
+from playground.limits import CORES, Limits, job_megabytes, load_limits
+from playground.link import choices, from_query, widget_values
 
 
 def test_defaults_allow_every_preset_on_the_whole_training_set():

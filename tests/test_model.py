@@ -12,7 +12,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from mlp.model import MLP, ModelFileError, softmax
+from mlp.model import MLP, softmax
+from mlp.model_file import ModelFileError
 
 SIZES = [10, 7, 5, 3]
 

@@ -1,4 +1,4 @@
-"""mlp.runs: the bounded history of training runs kept for the Compare runs page."""
+"""playground.runs: the bounded history of training runs kept for the Compare runs page."""
 import csv
 import io
 import json
@@ -7,7 +7,7 @@ import threading
 import pytest
 
 from mlp import MLP, Progress, Trainer, preset
-from mlp.runs import Run, RunHistory
+from playground.runs import Run, RunHistory
 
 
 def progress(step, acc=0.9, epoch=None):

@@ -1,11 +1,11 @@
-"""mlp.settings: the Train page's settings in a link, there and back, and what a bad link may not do."""
+"""playground.link: the Train page's settings in a link, there and back, and what a bad link may not do."""
 import time
 
 import pytest
 
 from mlp import PRESETS, preset
-from mlp.limits import Limits
-from mlp.settings import (BATCHES, CHOICES, NEURONS, RATES, SUBSETS, from_query,
+from playground.limits import Limits
+from playground.link import (BATCHES, CHOICES, NEURONS, RATES, SUBSETS, from_query,
                           to_query, widget_values)
 
 

@@ -135,7 +135,7 @@ def histogram(counts, edges, title, color=TRAIN):
 
 
 def compare_runs(runs, metric="test_accuracy"):
-    """Overlay one curve per run (Run objects from mlp.runs)."""
+    """Overlay one curve per run (Run objects from playground.runs)."""
     fig = go.Figure()
     for run in runs:
         fig.add_trace(go.Scatter(x=[p.epoch for p in run.history], y=[getattr(p, metric) for p in run.history],

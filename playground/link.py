@@ -4,7 +4,7 @@ A shared link carries the Train page's settings; every value in it is checked ag
 allowed choices, so a mistyped or hostile link falls back to defaults and says what it ignored.
 """
 from .limits import Limits
-from .train import PRESETS, TrainConfig
+from mlp.train import PRESETS, TrainConfig
 
 NEURONS = [8, 16, 32, 48, 64, 96, 128, 192, 256, 384, 512, 768, 1024]
 RATES = [1e-4, 2e-4, 5e-4, 1e-3, 2e-3, 5e-3, 0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1.0, 2.0, 5.0, 10.0]

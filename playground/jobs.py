@@ -11,7 +11,7 @@ import threading
 import time
 from collections import deque
 
-from .train import Trainer, TrainingDiverged, estimate_seconds, schedule
+from mlp.train import Trainer, TrainingDiverged, estimate_seconds, schedule
 
 log = logging.getLogger(__name__)
 

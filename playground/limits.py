@@ -14,7 +14,7 @@ import tomllib
 from dataclasses import dataclass, fields, replace
 from pathlib import Path
 
-from .train import N_CLASSES, N_INPUTS, TrainConfig, count_params, estimate_seconds, schedule
+from mlp.train import N_CLASSES, N_INPUTS, TrainConfig, count_params, estimate_seconds, schedule
 
 CORES = os.cpu_count() or 2
 
