@@ -4,7 +4,6 @@ With --json the last line printed is one JSON object, for scripts and grading.
 """
 import argparse
 import json
-import math
 import sys
 import time
 from dataclasses import asdict
@@ -12,46 +11,24 @@ from dataclasses import asdict
 from .data import DATASETS, DatasetError, load_dataset
 from .model import MLP
 from .model_file import ModelFileError
-from .train import PRESETS, TrainConfig, Trainer, TrainingDiverged, evaluate, preset
+from .config import KNOB, KNOBS, N_CLASSES, N_INPUTS, PRESETS, TrainConfig, preset
+from .train import Trainer, TrainingDiverged, evaluate
 
 
-def positive_int(text):
-    value = int(text)
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
-    return value
-
-
-def non_negative_int(text):
-    value = int(text)
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"must be 0 or more, got {value}")
-    return value
-
-
-def batch_size(text):
-    return None if text == "full" else positive_int(text)
-
-
-def positive_float(text):
-    value = float(text)
-    if not 0 < value < math.inf:  # also refuses nan
-        raise argparse.ArgumentTypeError(f"must be a number greater than 0, got {text}")
-    return value
-
-
-def non_negative_float(text):
-    value = float(text)
-    if not 0 <= value < math.inf:
-        raise argparse.ArgumentTypeError(f"must be a number of 0 or more, got {text}")
-    return value
-
-
-def fraction(text):
-    value = float(text)
-    if not 0 <= value < 1:
-        raise argparse.ArgumentTypeError(f"must be at least 0 and below 1, got {text}")
-    return value
+def knob_type(knob):
+    """An argparse type for one knob (mlp.config.KNOBS): its value within its bounds, as the
+    config holds it ("full", the whole, is None there)."""
+    def parse(text):
+        try:
+            value = knob.parse(text)
+        except ValueError:
+            value = None
+        if value is None or (value != knob.whole and value not in knob.bounds):
+            also = f", or {knob.whole}" if isinstance(knob.whole, str) else ""
+            raise argparse.ArgumentTypeError(f"must be {knob.bounds}{also}, got {text}")
+        return knob.take(value)
+    parse.__name__ = knob.query
+    return parse
 
 
 def build_parser():
@@ -61,22 +38,21 @@ def build_parser():
     t = sub.add_parser("train", help="train a network and report its test accuracy")
     t.add_argument("--preset", choices=PRESETS, default="fast",
                    help="starting settings; the flags below override them (default: fast)")
-    t.add_argument("--layers", type=positive_int, nargs="+", metavar="N",
-                   help="all layer sizes, input and output included, e.g. 784 128 64 10")
-    t.add_argument("--activation", choices=("relu", "sigmoid", "tanh"))
-    t.add_argument("--optimizer", choices=("sgd", "momentum", "adam"))
-    t.add_argument("--lr", type=positive_float, help="initial learning rate")
-    t.add_argument("--schedule", choices=("constant", "cosine"), help="learning-rate schedule")
-    t.add_argument("--batch-size", type=batch_size, default=argparse.SUPPRESS,
-                   help="images per update, or 'full'")
     length = t.add_mutually_exclusive_group()
-    length.add_argument("--epochs", type=positive_int, help="passes over the training set")
-    length.add_argument("--iterations", type=positive_int, help="number of updates")
-    t.add_argument("--alpha", type=non_negative_float, help="L2 penalty")
-    t.add_argument("--dropout", type=fraction, help="share of hidden units dropped while training")
-    t.add_argument("--init", choices=("he", "glorot", "notebook"))
-    t.add_argument("--seed", type=non_negative_int, help="random seed")
-    t.add_argument("--train-size", type=positive_int, help="train on a random subset of this many images")
+    for knob in KNOBS:  # one flag per knob; given flags override the preset
+        if knob.widget == "layers":
+            t.add_argument(knob.flag, type=knob_type(knob), nargs="+", metavar="N", dest=knob.name,
+                           default=argparse.SUPPRESS, help="all layer sizes, input and output included, "
+                                                           "e.g. 784 128 64 10")
+        elif knob.kind is str:
+            t.add_argument(knob.flag, choices=knob.values, dest=knob.name, default=argparse.SUPPRESS,
+                           help=knob.help)
+        else:
+            group = length if knob.name == "max_iter" else t
+            group.add_argument(knob.flag, type=knob_type(knob), dest=knob.name, default=argparse.SUPPRESS,
+                               metavar=knob.flag[2:].upper().replace("-", "_"), help=knob.help)
+    length.add_argument("--iterations", type=knob_type(KNOB["max_iter"]), dest="max_steps",
+                        default=argparse.SUPPRESS, metavar="N", help="number of updates, instead of epochs")
     t.add_argument("--save", metavar="MODEL.npz", help="write the trained model here")
     t.set_defaults(parser=t)  # errors found after parsing show the train command's usage
     add_common(t)
@@ -95,17 +71,14 @@ def add_common(p):
 
 
 def config_from_args(args, parser) -> TrainConfig:
-    overrides = {"hidden_layer_sizes": None, "activation": args.activation, "solver": args.optimizer,
-                 "learning_rate_init": args.lr, "lr_schedule": args.schedule, "max_iter": args.epochs,
-                 "max_steps": args.iterations, "alpha": args.alpha, "dropout": args.dropout,
-                 "init": args.init, "random_state": args.seed, "train_size": args.train_size}
-    if args.layers:
-        if len(args.layers) < 2 or args.layers[0] != 784 or args.layers[-1] != 10:
-            parser.error("--layers must start with 784 (the pixels) and end with 10 (the classes)")
-        overrides["hidden_layer_sizes"] = tuple(args.layers[1:-1])
-    overrides = {k: v for k, v in overrides.items() if v is not None}
-    if "batch_size" in vars(args):  # None means full batch here
-        overrides["batch_size"] = args.batch_size
+    """The preset, with the settings given on the command line on top."""
+    overrides = {k: v for k, v in vars(args).items() if k in TrainConfig.__dataclass_fields__}
+    layers = overrides.get("hidden_layer_sizes")
+    if layers is not None:
+        if len(layers) < 2 or layers[0] != N_INPUTS or layers[-1] != N_CLASSES:
+            parser.error(f"--layers must start with {N_INPUTS} (the pixels) and end with {N_CLASSES} "
+                         "(the classes)")
+        overrides["hidden_layer_sizes"] = tuple(layers[1:-1])
     return preset(args.preset, **overrides)
 
 

@@ -58,22 +58,31 @@ def softmax(Z):
 # initialisation
 
 
+def he(rng, n_in, n_out, activation):
+    """He et al. 2015: N(0, 2 / fan_in), for ReLU."""
+    return rng.standard_normal((n_in, n_out)) * np.sqrt(2.0 / n_in), np.zeros(n_out)
+
+
+def glorot(rng, n_in, n_out, activation):
+    """Glorot & Bengio 2010, uniform, for sigmoid and tanh (sklearn's factor 2 for sigmoid)."""
+    bound = np.sqrt((2.0 if activation == "sigmoid" else 6.0) / (n_in + n_out))
+    return rng.uniform(-bound, bound, (n_in, n_out)), np.zeros(n_out)
+
+
+def notebook(rng, n_in, n_out, activation):
+    """The original notebook's: randn * sqrt(1 / n_out), biases too."""
+    scale = np.sqrt(1.0 / n_out)
+    return rng.standard_normal((n_in, n_out)) * scale, rng.standard_normal(n_out) * scale
+
+
+INITS = {"he": he, "glorot": glorot, "notebook": notebook}
+
+
 def init_layer(rng, n_in, n_out, scheme, activation):
-    """Return (W, b) for one layer under an initialisation scheme."""
-    if scheme == "notebook":  # the original notebook: randn * sqrt(1 / n_out), biases too
-        scale = np.sqrt(1.0 / n_out)
-        W = rng.standard_normal((n_in, n_out)) * scale
-        b = rng.standard_normal(n_out) * scale
-    elif scheme == "he":  # He et al. 2015: N(0, 2 / fan_in), for ReLU
-        W = rng.standard_normal((n_in, n_out)) * np.sqrt(2.0 / n_in)
-        b = np.zeros(n_out)
-    elif scheme == "glorot":  # Glorot & Bengio 2010, uniform; sklearn's factor 2 for sigmoid
-        factor = 2.0 if activation == "sigmoid" else 6.0
-        bound = np.sqrt(factor / (n_in + n_out))
-        W = rng.uniform(-bound, bound, (n_in, n_out))
-        b = np.zeros(n_out)
-    else:
-        raise ValueError(f"unknown init {scheme!r}; use 'he', 'glorot' or 'notebook'")
+    """Return (W, b) for one layer under an initialisation scheme of `INITS`."""
+    if scheme not in INITS:
+        raise ValueError(f"unknown init {scheme!r}; use one of {', '.join(INITS)}")
+    W, b = INITS[scheme](rng, n_in, n_out, activation)
     return W.astype(DTYPE), b.astype(DTYPE)
 
 
@@ -84,8 +93,8 @@ class MLP:
     ----------
     layer_sizes : list of int
         Input size, hidden sizes, number of classes, e.g. ``[784, 128, 64, 10]``.
-    activation : {"relu", "sigmoid", "tanh"}
-    init : {"he", "glorot", "notebook"}
+    activation : a name of `ACTIVATIONS` ("relu", "sigmoid", "tanh")
+    init : a name of `INITS` ("he", "glorot", "notebook")
     dropout : float
         Probability of zeroing a hidden unit while training (inverted dropout).
     random_state : int

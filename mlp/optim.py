@@ -61,12 +61,16 @@ class Adam:
         self.params -= grad
 
 
-def make_optimizer(name, params, momentum=0.9):
-    """Return the optimizer called ``name`` over the flat vector ``params``."""
-    if name == "sgd":
-        return SGD(params)
-    if name == "momentum":
-        return SGD(params, momentum=momentum)
-    if name == "adam":
-        return Adam(params)
-    raise ValueError(f"unknown optimizer {name!r}; use 'sgd', 'momentum' or 'adam'")
+# name: (make it over the flat parameters, with a TrainConfig's settings; what it does, for the Train page)
+OPTIMIZERS = {
+    "sgd": (lambda params, config: SGD(params), "plain gradient descent"),
+    "momentum": (lambda params, config: SGD(params, config.momentum), "keeps moving in the same direction"),
+    "adam": (lambda params, config: Adam(params), "adapts the step for each weight"),
+}
+
+
+def make_optimizer(name, params, config):
+    """Return the optimizer called ``name`` (one of `OPTIMIZERS`) over the flat vector ``params``."""
+    if name not in OPTIMIZERS:
+        raise ValueError(f"unknown optimizer {name!r}; use one of {', '.join(OPTIMIZERS)}")
+    return OPTIMIZERS[name][0](params, config)

@@ -1,71 +1,19 @@
-"""Training: a config, three presets, and a Trainer that yields progress records as it goes.
+"""Training: a Trainer that runs a TrainConfig (mlp.config) and yields progress records as it goes.
 
 The Trainer can be stopped between mini-batches and resumed; it never touches a user interface.
 """
 import math
 import time
-from dataclasses import asdict, dataclass, replace
+from dataclasses import dataclass
 
 import numpy as np
 
 from .analysis import predict_all
-from .metrics import log_loss
+from .config import N_CLASSES, N_INPUTS, PRESETS, SCHEDULES, TrainConfig, plan, preset  # noqa: F401
+from .metrics import accuracy, log_loss
 from .model import MLP
 from .optim import make_optimizer
 from .preprocess import to_float
-
-N_INPUTS, N_CLASSES = 784, 10
-
-
-@dataclass
-class TrainConfig:
-    hidden_layer_sizes: tuple = (128, 64)
-    activation: str = "relu"           # "relu", "sigmoid" or "tanh"
-    solver: str = "adam"               # "sgd", "momentum" or "adam"
-    learning_rate_init: float = 1e-3
-    lr_schedule: str = "constant"      # "constant" or "cosine" (decays to 0 at the last step)
-    momentum: float = 0.9              # for solver="momentum"
-    batch_size: int | None = 128       # None (or >= the training set): full batch
-    max_iter: int = 10                 # epochs (passes over the training set)
-    max_steps: int | None = None       # if set: stop after this many updates instead
-    alpha: float = 0.0                 # L2 penalty
-    dropout: float = 0.0               # hidden units dropped while training
-    init: str = "he"                   # "he", "glorot" or "notebook"
-    random_state: int = 0
-    train_size: int | None = None      # train on a random subset of this many images
-    log_every: int | None = None       # updates between records; None: 4 per epoch, 10 full batch
-
-    def to_dict(self):
-        d = asdict(self)
-        d["hidden_layer_sizes"] = list(self.hidden_layer_sizes)
-        return d
-
-    @classmethod
-    def from_dict(cls, d):
-        known = {k: v for k, v in d.items() if k in cls.__dataclass_fields__}
-        known["hidden_layer_sizes"] = tuple(known.get("hidden_layer_sizes", cls.hidden_layer_sizes))
-        return cls(**known)
-
-
-PRESETS = {
-    # the original notebook: full batch gradient descent, 500 iterations
-    "notebook": TrainConfig(solver="sgd", learning_rate_init=0.05, batch_size=None,
-                            max_iter=500, init="notebook", log_every=10),
-    # the notebook's network trained the modern way
-    "fast": TrainConfig(solver="adam", learning_rate_init=2e-3, lr_schedule="cosine",
-                        batch_size=128, max_iter=8),
-    # a wider network, dropout against overfitting, and a cosine schedule: >= 98.5 % in about 90 s
-    "best": TrainConfig(hidden_layer_sizes=(512, 512), solver="adam", learning_rate_init=2e-3,
-                        lr_schedule="cosine", batch_size=256, max_iter=24, dropout=0.3),
-}
-
-
-def preset(name: str, **overrides) -> TrainConfig:
-    """Return the preset called ``name`` with some fields replaced."""
-    if name not in PRESETS:
-        raise ValueError(f"unknown preset {name!r}; use one of {', '.join(PRESETS)}")
-    return replace(PRESETS[name], **overrides)
-
 
 @dataclass
 class Progress:
@@ -84,38 +32,10 @@ class TrainingDiverged(RuntimeError):
     """The loss became NaN or infinite; the model holds the last good weights."""
 
 
-def count_params(layer_sizes) -> int:
-    """Return the number of weights and biases of a network with these layer sizes."""
-    return sum((n_in + 1) * n_out for n_in, n_out in zip(layer_sizes[:-1], layer_sizes[1:]))
-
-
-def schedule(config: TrainConfig, n_train: int):
-    """Return (batch size, updates per epoch, total updates, updates between records) for a run."""
-    batch = n_train if not config.batch_size or config.batch_size >= n_train else int(config.batch_size)
-    steps_per_epoch = math.ceil(n_train / batch)
-    total = config.max_steps or config.max_iter * steps_per_epoch
-    log_every = config.log_every or (10 if batch == n_train else max(1, steps_per_epoch // 4))
-    return batch, steps_per_epoch, total, log_every
-
-
-def estimate_seconds(config: TrainConfig, n_train: int, n_test: int = 10000) -> float:
-    """Return a rough guess of the training time on a 2-core CPU like the one it was fitted on.
-
-    Matrix products cost 6 flops per weight per image (forward and backward) at ~120 GFLOP/s;
-    each update adds ~0.4 ms of fixed cost plus the optimizer's passes over the weights; each
-    progress record evaluates the test set. Fitted to the three presets' measured times.
-    """
-    sizes = [N_INPUTS, *config.hidden_layer_sizes, N_CLASSES]
-    macs = sum(a * b for a, b in zip(sizes[:-1], sizes[1:]))
-    batch, _, steps, log_every = schedule(config, n_train)
-    per_step = batch * 6 * macs / 1.2e11 + 4e-4 + count_params(sizes) * 1.05e-8
-    return steps * per_step + steps / log_every * n_test * 2 * macs / 1.2e11
-
-
 def evaluate(model, images, labels):
     """Return (accuracy, loss) of ``model`` on uint8 images (converted a chunk at a time)."""
     P = predict_all(model, images)
-    return float(np.mean(P.argmax(axis=1) == labels)), log_loss(labels, P)
+    return accuracy(labels, P.argmax(axis=1)), log_loss(labels, P)
 
 
 class Trainer:
@@ -142,7 +62,9 @@ class Trainer:
         self.y_train = np.asarray(y_train, dtype=np.intp)
         self.x_test, self.y_test = x_test, np.asarray(y_test, dtype=np.intp)
         n = len(self.y_train)
-        self.batch_size, self.steps_per_epoch, self.total_steps, self.log_every = schedule(c, n)
+        p = plan(c, n)
+        self.batch_size, self.steps_per_epoch, self.total_steps, self.log_every = \
+            p.batch, p.steps_per_epoch, p.total_steps, p.log_every
         self.step = 0
         self.elapsed = 0.0
         self.history: list[Progress] = []
@@ -159,7 +81,7 @@ class Trainer:
             c = self.config
             model = MLP([N_INPUTS, *c.hidden_layer_sizes, N_CLASSES], c.activation, c.init, c.dropout,
                         c.random_state)
-            self.optimizer = make_optimizer(c.solver, model.params, c.momentum)
+            self.optimizer = make_optimizer(c.solver, model.params, c)
             self._snapshot, self._model = model.copy(), model
         return self._model
 
@@ -190,10 +112,8 @@ class Trainer:
         self.total_steps = max(self.total_steps, self.step) + epochs * self.steps_per_epoch
 
     def learning_rate(self) -> float:
-        lr0 = self.config.learning_rate_init
-        if self.config.lr_schedule == "cosine":  # 1/2 (1 + cos(pi t / T)): lr0 at the start, 0 at the end
-            return lr0 * 0.5 * (1 + math.cos(math.pi * min(self.step / self.total_steps, 1.0)))
-        return lr0
+        """The rate of the next update, from the config's schedule (one of `SCHEDULES`)."""
+        return SCHEDULES[self.config.lr_schedule](self.config.learning_rate_init, self.step, self.total_steps)
 
     def _next_batch(self):
         """Return the next (X, y) mini-batch as float32 rows, reshuffling at each epoch."""
@@ -263,7 +183,7 @@ class Trainer:
         """Put the last good weights back and start the optimizer afresh."""
         self.model.params[...] = self.snapshot.params
         self.step = self.snapshot_step
-        self.optimizer = make_optimizer(self.config.solver, self.model.params, self.config.momentum)
+        self.optimizer = make_optimizer(self.config.solver, self.model.params, self.config)
 
     @property
     def done(self) -> bool:

@@ -3,39 +3,16 @@ from urllib.parse import urlencode
 
 import streamlit as st
 
-from mlp import PRESETS
+from mlp import PRESETS, plan
+from mlp.config import KNOBS
 from playground.figures import training_curves
-from mlp.train import TrainConfig, count_params, estimate_seconds
-from playground.link import ALPHAS, CHOICES, RATES, SUBSETS, choices, from_query, to_query, widget_values
+from playground.link import from_query, to_query, train_config, unit, widget_keys, widget_values
 from playground.text import literal
 from pages.common import (current_job, dataset, live_chart, redraw_status_lines, server_limits, start_training,
                           through_app, training_slots)
 
-HELP = {
-    "hidden": "Layers between the 784 input pixels and the 10 outputs. More layers can learn more "
-              "complex shapes but train more slowly.",
-    "neurons": "How many units this layer has. Wider layers learn more but cost more time.",
-    "learning_rate_init": "How big a step each update takes. Too small: slow. Too large: training "
-                          "jumps around or diverges (try 10 to see it).",
-    "batch_size": "Images per update. Small batches give many noisy updates per epoch; 'full batch' "
-                  "makes one exact update per pass, like the original notebook.",
-    "max_iter": "Epochs: passes over the training set. With full batch, one epoch is one update.",
-    "solver": "How the gradient turns into a step: plain gradient descent, with momentum "
-              "(keeps moving in the same direction), or Adam (adapts the step per weight).",
-    "activation": "The function each hidden unit applies. ReLU trains fastest on MNIST.",
-    "alpha": "L2 regularisation: pulls weights towards zero to fight overfitting.",
-    "dropout": "Share of hidden units switched off at random at each update, another fight against overfitting.",
-    "lr_schedule": "Cosine lowers the learning rate smoothly to zero by the end of the run.",
-    "init": "How the first weights are drawn. He suits ReLU, Glorot suits sigmoid and tanh; "
-            "'notebook' is the original notebook's scheme.",
-    "random_state": "Same seed, same settings: the same run, number for number.",
-    "train_size": "Train on a random subset to go faster; the test set is always all 10,000 images.",
-}
-
-
 through_app()  # before any state is touched: a first deep link reruns inside app.py
 LIMITS = server_limits()
-ALLOWED = choices(LIMITS)
 
 
 def apply_preset():
@@ -43,8 +20,6 @@ def apply_preset():
     st.session_state.update(widget_values(PRESETS[st.session_state.preset], LIMITS))
 
 
-SETTINGS = ["preset", "n_hidden", "learning_rate_init", "batch_size", "max_iter", "solver", "activation",
-            "alpha", "dropout", "lr_schedule", "init", "random_state", "train_size"]
 # Streamlit forgets the widgets' values while another page is open: bring back the saved ones
 for key, value in st.session_state.get("train_settings", {}).items():
     st.session_state.setdefault(key, value)
@@ -62,44 +37,42 @@ if "link_applied" not in st.session_state:
         st.session_state.query_problems = problems
 
 
+def knob_widget(knob):
+    """Draw the widget of one knob (mlp.config.KNOBS), offering what this server allows."""
+    ss, offered = st.session_state, LIMITS.offered(knob)
+    if knob.widget == "layers":
+        st.slider("Hidden layers", 1, LIMITS.max_layers, key="n_hidden", help=knob.help)
+        for i in range(ss.n_hidden):
+            ss.setdefault(f"layer_{i}", max(n for n in offered if n <= 64 or n == offered[0]))
+            st.select_slider(f"{knob.label} {i + 1}", offered, key=f"layer_{i}", help=knob.help)
+    elif knob.widget == "steps":
+        st.select_slider(knob.label, offered, key=knob.name, help=knob.help, format_func=knob.show)
+    elif knob.widget == "choice":
+        st.radio(knob.label, offered, key=knob.name, horizontal=True, help=knob.help)
+    elif knob.widget == "range":
+        step = round(offered[1] - offered[0], 9)
+        st.slider(knob.label, offered[0], offered[-1], step=step, key=knob.name, help=knob.help)
+    elif knob.widget == "number":
+        st.number_input(knob.label, int(knob.bounds.lo), int(knob.bounds.hi), key=knob.name, help=knob.help)
+    elif knob.widget == "count":  # epochs, or full-batch iterations, up to the server's cap
+        counts = unit(ss.batch_size)
+        ss.max_iter = min(ss.max_iter, LIMITS.cap(counts))
+        st.slider(counts.title(), 1, LIMITS.cap(counts), key=knob.name, help=knob.help)
+
+
 def settings_form():
     """Draw the settings widgets; return the TrainConfig they describe."""
-    ss = st.session_state
     st.selectbox("Preset", list(PRESETS), key="preset", on_change=apply_preset,
                  help="notebook: the original full-batch gradient descent. fast: the same network "
                       "trained with Adam on mini-batches. best: a wider network with dropout.")
-    st.slider("Hidden layers", 1, ALLOWED["layers"], key="n_hidden", help=HELP["hidden"])
-    sizes = []
-    for i in range(ss.n_hidden):
-        ss.setdefault(f"layer_{i}", max(n for n in ALLOWED["neurons"] if n <= 64 or n == ALLOWED["neurons"][0]))
-        sizes.append(st.select_slider(f"Neurons in layer {i + 1}", ALLOWED["neurons"], key=f"layer_{i}",
-                                      help=HELP["neurons"]))
-    st.select_slider("Learning rate", RATES, key="learning_rate_init", help=HELP["learning_rate_init"],
-                     format_func=lambda r: f"{r:g}")
-    st.select_slider("Batch size", ALLOWED["batches"], key="batch_size", help=HELP["batch_size"])
-    full = ss.batch_size == "full batch"
-    cap = ALLOWED["iterations" if full else "epochs"]
-    ss.max_iter = min(ss.max_iter, cap)
-    st.slider("Iterations" if full else "Epochs", 1, cap, key="max_iter", help=HELP["max_iter"])
+    for knob in KNOBS:
+        if not knob.more:
+            knob_widget(knob)
     with st.expander("More settings"):
-        st.radio("Optimizer", CHOICES["solver"], key="solver", horizontal=True, help=HELP["solver"])
-        st.radio("Activation", CHOICES["activation"], key="activation", horizontal=True, help=HELP["activation"])
-        st.radio("Learning-rate schedule", CHOICES["lr_schedule"], key="lr_schedule", horizontal=True,
-                 help=HELP["lr_schedule"])
-        st.select_slider("L2 penalty (alpha)", ALPHAS, key="alpha", format_func=lambda a: f"{a:g}",
-                         help=HELP["alpha"])
-        st.slider("Dropout", 0.0, 0.6, step=0.05, key="dropout", help=HELP["dropout"])
-        st.radio("Initialisation", CHOICES["init"], key="init", horizontal=True, help=HELP["init"])
-        st.number_input("Random seed", 0, 2**31 - 1, key="random_state", help=HELP["random_state"])
-        st.select_slider("Training images", SUBSETS, key="train_size", format_func=lambda n: f"{n:,}",
-                         help=HELP["train_size"])
-    return TrainConfig(
-        hidden_layer_sizes=tuple(sizes), activation=ss.activation, solver=ss.solver,
-        learning_rate_init=ss.learning_rate_init, lr_schedule=ss.lr_schedule,
-        batch_size=None if full else ss.batch_size, max_iter=ss.max_iter, alpha=ss.alpha,
-        dropout=ss.dropout, init=ss.init, random_state=int(ss.random_state),
-        train_size=None if ss.train_size >= 60000 else ss.train_size,
-        log_every=10 if full else None)
+        for knob in KNOBS:
+            if knob.more:
+                knob_widget(knob)
+    return train_config(st.session_state)
 
 
 def queue_text(job):
@@ -123,8 +96,7 @@ data = dataset()
 left, right = st.columns([1, 2.4], gap="large")
 with left:
     config = settings_form()
-    st.session_state.train_settings = {key: st.session_state[key] for key in
-                                       SETTINGS + [f"layer_{i}" for i in range(st.session_state.n_hidden)]}
+    st.session_state.train_settings = {key: st.session_state[key] for key in widget_keys(st.session_state)}
     # mirror the settings in the address bar, so that a copied link opens the same settings
     shared = to_query(st.session_state.train_settings)
     for key, value in shared.items():
@@ -139,9 +111,9 @@ queued = running and job.state == "queued"
 with right:
     n_train = config.train_size or len(data.y_train)
     sizes = [784, *config.hidden_layer_sizes, 10]
-    n_params = count_params(sizes)
-    seconds = estimate_seconds(config, n_train) * training_slots().pace  # as fast as jobs ran here so far
-    st.markdown(f"**Network** {' → '.join(map(str, sizes))} · **{n_params:,} parameters** · "
+    p = plan(config, n_train)
+    seconds = p.seconds * training_slots().pace  # as fast as jobs ran here so far
+    st.markdown(f"**Network** {' → '.join(map(str, sizes))} · **{p.n_params:,} parameters** · "
                 f"{'under **1 s**' if seconds < 1 else f'about **{seconds:.0f} s**'} to train on {n_train:,} images")
     b1, b2, b3, _ = st.columns([1, 1.3, 1, 1.5])
     if b1.button("Train", type="primary", disabled=running, key="train",

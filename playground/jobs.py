@@ -11,7 +11,8 @@ import threading
 import time
 from collections import deque
 
-from mlp.train import Trainer, TrainingDiverged, estimate_seconds, schedule
+from mlp.config import plan
+from mlp.train import Trainer, TrainingDiverged
 
 log = logging.getLogger(__name__)
 
@@ -19,7 +20,7 @@ log = logging.getLogger(__name__)
 class Slots:
     """A first-come, first-served limit on how many jobs train at the same time.
 
-    It also learns how fast jobs really run here (against `estimate_seconds`), so that a job
+    It also learns how fast jobs really run here (against `mlp.plan`'s estimate), so that a job
     waiting in the queue can be told roughly how long it will wait.
     """
 
@@ -159,14 +160,14 @@ class TrainingJob:
 
     def seconds_left(self, pace=None) -> float:
         """Roughly how long this job still trains: at its own speed so far once it has made
-        progress, else by `estimate_seconds` times the slots' measured pace."""
+        progress, else by the plan's estimate times the slots' measured pace."""
         t = self.trainer
         left = max(t.total_steps - t.step, 0)
         if self._started and t.step > self._started[1]:
             return left * (time.monotonic() - self._started[0]) / (t.step - self._started[1])
         pace = pace or (self.slots.pace if self.slots else 1.0)
-        planned = schedule(t.config, len(t.y_train))[2]
-        return pace * estimate_seconds(t.config, len(t.y_train)) * left / max(planned, 1)
+        planned = plan(t.config, len(t.y_train))
+        return pace * planned.seconds * left / max(planned.total_steps, 1)
 
     def stop(self):
         """Ask the job to stop after the current update."""

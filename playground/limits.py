@@ -14,7 +14,7 @@ import tomllib
 from dataclasses import dataclass, fields, replace
 from pathlib import Path
 
-from mlp.train import N_CLASSES, N_INPUTS, TrainConfig, count_params, estimate_seconds, schedule
+from mlp.config import TrainConfig, plan
 
 CORES = os.cpu_count() or 2
 
@@ -29,7 +29,7 @@ class Limits:
     max_batch: int = 60000               # images per update (full batch counts its training set)
     max_epochs: int = 50
     max_iterations: int = 1000           # full-batch updates
-    max_job_mb: int = 512                # memory one training may need (see job_megabytes)
+    max_job_mb: int = 512                # memory one training may need (see mlp.plan)
     max_job_seconds: float = 600.0       # estimated training time of one job (or one Continue)
     max_waiting: int = 200               # trainings waiting in the queue; past it Train is refused
     max_upload_mb: int = 20              # a model file (Streamlit's server.maxUploadSize caps it too)
@@ -49,60 +49,50 @@ class Limits:
 
     def problems(self, config: TrainConfig, n_train: int) -> list[str]:
         """Return why this server will not train ``config`` on ``n_train`` images (empty: it will)."""
-        sizes = config.hidden_layer_sizes
-        batch, _, _, _ = schedule(config, n_train)
-        full = not config.batch_size  # then max_iter counts updates, not epochs
-        cap, unit = (self.max_iterations, "iterations") if full else (self.max_epochs, "epochs")
+        sizes, p = config.hidden_layer_sizes, plan(config, n_train)
         out = []
         if len(sizes) > self.max_layers:
             out.append(f"{len(sizes)} hidden layers (at most {self.max_layers})")
         if max(sizes, default=0) > self.max_neurons:
             out.append(f"a layer of {max(sizes)} neurons (at most {self.max_neurons})")
-        if batch > self.max_batch:
-            out.append(f"{batch:,} images per update (at most {self.max_batch:,})")
-        if config.max_iter > cap:
-            out.append(f"{config.max_iter} {unit} (at most {cap})")
+        if p.batch > self.max_batch:
+            out.append(f"{p.batch:,} images per update (at most {self.max_batch:,})")
+        if config.max_iter > self.cap(p.unit):
+            out.append(f"{config.max_iter} {p.unit} (at most {self.cap(p.unit)})")
         if out:
             return out
-        mb = job_megabytes(config, n_train)
-        if mb > self.max_job_mb:
-            out.append(f"about {mb:,.0f} MB of memory while training (at most {self.max_job_mb} MB; "
+        if p.megabytes > self.max_job_mb:
+            out.append(f"about {p.megabytes:,.0f} MB of memory while training (at most {self.max_job_mb} MB; "
                        "a smaller batch or narrower layers need less)")
-        out += self._time_problems(config, n_train)
-        return out
+        return out + self._time_problems(p)
 
     def continue_problems(self, trainer, more: int) -> list[str]:
         """Return why this server will not train ``trainer`` ``more`` epochs (full batch:
         iterations) further: the whole run must stay within the cap, the extra part within the time."""
-        config, n_train = trainer.config, len(trainer.y_train)
-        full = not config.batch_size
-        cap, unit = (self.max_iterations, "iterations") if full else (self.max_epochs, "epochs")
+        p = plan(replace(trainer.config, max_iter=more, max_steps=None), len(trainer.y_train))
         done = max(trainer.total_steps, trainer.step) / trainer.steps_per_epoch
+        cap = self.cap(p.unit)
         if done + more > cap:
-            return [f"{done + more:g} {unit} in all (at most {cap}); start a new training instead"]
-        return self._time_problems(replace(config, max_iter=more, max_steps=None), n_train)
+            return [f"{done + more:g} {p.unit} in all (at most {cap}); start a new training instead"]
+        return self._time_problems(p)
 
-    def _time_problems(self, config, n_train):
-        seconds = estimate_seconds(config, n_train)
-        if seconds <= self.max_job_seconds:
+    def _time_problems(self, p):
+        if p.seconds <= self.max_job_seconds:
             return []
-        return [f"about {seconds:,.0f} s of training (at most {self.max_job_seconds:,.0f} s; fewer epochs, "
+        return [f"about {p.seconds:,.0f} s of training (at most {self.max_job_seconds:,.0f} s; fewer epochs, "
                 "fewer images, a larger batch or a smaller network train faster)"]
 
+    def cap(self, unit: str) -> int:
+        """The most epochs (``unit`` "epochs") or full-batch updates ("iterations") a run may have."""
+        return self.max_iterations if unit == "iterations" else self.max_epochs
 
-def job_megabytes(config: TrainConfig, n_train: int) -> float:
-    """Roughly the memory a training of ``config`` needs beyond the shared data set.
-
-    Weights, gradients, a snapshot and up to two optimizer moments (5 copies of the parameters),
-    plus the larger of: an update (for each image of the batch its float32 pixels and each
-    layer's outputs three times over: activations, dropout masks, gradients flowing back), or a
-    test-set evaluation (chunks of 4096 images, each layer's outputs twice). A full batch's
-    float32 pixels are the float copy of the training images that the run keeps while it trains.
-    """
-    sizes = [N_INPUTS, *config.hidden_layer_sizes, N_CLASSES]
-    batch, _, _, _ = schedule(config, n_train)
-    update, evaluation = batch * (N_INPUTS + 3 * sum(sizes[1:])), 4096 * (N_INPUTS + 2 * sum(sizes[1:]))
-    return 4 * (5 * count_params(sizes) + max(update, evaluation)) / 2**20
+    def offered(self, knob) -> tuple:
+        """The values of ``knob`` (one of mlp.config.KNOBS) that this server offers."""
+        if knob.name == "hidden_layer_sizes":
+            return tuple(n for n in knob.values if n <= self.max_neurons)
+        if knob.name == "batch_size":
+            return tuple(b for b in knob.values if b == knob.whole or b <= self.max_batch)
+        return knob.values
 
 
 def load_limits(environ=os.environ, path=None) -> Limits:

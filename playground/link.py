@@ -1,59 +1,59 @@
-"""The settings a user may choose, and their round trip through a link's query parameters.
+"""The Train page's settings, and their round trip through a link's query parameters.
 
-A shared link carries the Train page's settings; every value in it is checked against the
-allowed choices, so a mistyped or hostile link falls back to defaults and says what it ignored.
+The widgets hold one value per knob of `mlp.config.KNOBS` (under the knob's name; the hidden
+layers as ``n_hidden`` and ``layer_0``, ``layer_1``, ...). A shared link carries them under the
+knobs' query keys. Every value in a link is checked against what this server offers, so a
+mistyped or hostile link falls back to the defaults and says what it ignored.
 """
+from mlp.config import KNOB, KNOBS, PRESETS, TrainConfig
+
 from .limits import Limits
-from mlp.train import PRESETS, TrainConfig
 
-NEURONS = [8, 16, 32, 48, 64, 96, 128, 192, 256, 384, 512, 768, 1024]
-RATES = [1e-4, 2e-4, 5e-4, 1e-3, 2e-3, 5e-3, 0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1.0, 2.0, 5.0, 10.0]
-BATCHES = [1, 8, 16, 32, 64, 128, 256, 512, 1024, 4096, "full batch"]
-ALPHAS = [0.0, 1e-6, 1e-5, 1e-4, 1e-3, 1e-2]
-DROPOUTS = [round(0.05 * i, 2) for i in range(13)]  # 0 to 0.6
-SUBSETS = [1000, 2000, 5000, 10000, 20000, 30000, 60000]
-CHOICES = {"solver": ["sgd", "momentum", "adam"], "activation": ["relu", "sigmoid", "tanh"],
-           "lr_schedule": ["constant", "cosine"], "init": ["he", "glorot", "notebook"]}
+LAYERS, BATCH = KNOB["hidden_layer_sizes"], KNOB["batch_size"]
+KNOWN = ("preset", *(k.query for k in KNOBS))  # the keys a link may hold
+MAX_VALUE = 100  # characters of one query value: no setting is longer
+LEGACY = {("batch", "full-batch"): "full"}  # how links made by earlier versions wrote a value
 
 
-KNOWN = ("preset", "layers", "lr", "batch", "epochs", "alpha", "dropout", "seed", "images", *CHOICES)
-MAX_VALUE = 100  # characters of one query value
-
-
-def choices(limits: Limits) -> dict:
-    """The neuron counts, batch sizes and slider maxima a server with ``limits`` offers."""
-    return {"neurons": [n for n in NEURONS if n <= limits.max_neurons],
-            "batches": [b for b in BATCHES if b == "full batch" or b <= limits.max_batch],
-            "layers": limits.max_layers, "epochs": limits.max_epochs, "iterations": limits.max_iterations}
+def unit(batch) -> str:
+    """What the epochs slider counts for a batch size widget value."""
+    return "iterations" if batch == BATCH.whole else "epochs"
 
 
 def widget_values(config: TrainConfig, limits: Limits = Limits()) -> dict:
     """Return the Train page's widget values (by key) that show ``config``, brought within ``limits``
     (a preset on a server with smaller limits gets the nearest smaller choices)."""
-    allowed = choices(limits)
-    sizes = [max([n for n in allowed["neurons"] if n <= size] or allowed["neurons"][:1])
-             for size in config.hidden_layer_sizes[:limits.max_layers]]
-    batch = config.batch_size or "full batch"
-    if batch not in allowed["batches"]:
-        batch = max(b for b in allowed["batches"] if b != "full batch")
-    cap = allowed["iterations" if batch == "full batch" else "epochs"]
-    values = {"n_hidden": len(sizes), "learning_rate_init": config.learning_rate_init, "batch_size": batch,
-              "max_iter": min(config.max_iter, cap), "alpha": config.alpha, "dropout": config.dropout,
-              "random_state": config.random_state, "train_size": config.train_size or 60000,
-              **{k: getattr(config, k) for k in CHOICES}}
-    values.update({f"layer_{i}": n for i, n in enumerate(sizes)})
+    values = {}
+    for knob in KNOBS:
+        if knob.widget == "layers":
+            sizes = [_nearest(limits.offered(knob), n) for n in config.hidden_layer_sizes[:limits.max_layers]]
+            values.update({"n_hidden": len(sizes), **{f"layer_{i}": n for i, n in enumerate(sizes)}})
+        elif knob.widget in ("steps", "range"):
+            offered, value = limits.offered(knob), knob.offer(getattr(config, knob.name))
+            values[knob.name] = value if value in offered else _nearest(offered, value)
+        else:
+            values[knob.name] = knob.offer(getattr(config, knob.name))
+    values["max_iter"] = min(values["max_iter"], limits.cap(unit(values["batch_size"])))
     return values
+
+
+def _nearest(offered, value):
+    """The largest number offered up to ``value`` (else the smallest), or the whole for a whole."""
+    numbers = [v for v in offered if not isinstance(v, str)]
+    if isinstance(value, str):
+        return value if value in offered else max(numbers)
+    return max([v for v in numbers if v <= value] or numbers[:1])
 
 
 def to_query(values: dict) -> dict:
     """Return query parameters (strings) for widget values: short, readable, and complete."""
-    q = {"preset": values.get("preset", "fast"),
-         "layers": "-".join(str(values[f"layer_{i}"]) for i in range(values["n_hidden"])),
-         "lr": f"{values['learning_rate_init']:g}", "batch": str(values["batch_size"]).replace(" ", "-"),
-         "epochs": str(values["max_iter"]), "alpha": f"{values['alpha']:g}", "dropout": f"{values['dropout']:g}",
-         "seed": str(values["random_state"]), "images": str(values["train_size"])}
-    q.update({k: values[k] for k in CHOICES})
-    return q
+    query = {"preset": values.get("preset", "fast")}
+    for knob in KNOBS:
+        if knob.widget == "layers":
+            query[knob.query] = "-".join(str(values[f"layer_{i}"]) for i in range(values["n_hidden"]))
+        else:
+            query[knob.query] = knob.text(values[knob.name])
+    return query
 
 
 def from_query(query: dict, limits: Limits = Limits()) -> tuple[dict, list[str]]:
@@ -62,51 +62,66 @@ def from_query(query: dict, limits: Limits = Limits()) -> tuple[dict, list[str]]
     Only valid values (within ``limits``) come back; each invalid one is named in ``problems``
     and left out, so the widget keeps its default. Unknown parameters are ignored.
     """
-    values, problems, allowed = {}, [], choices(limits)
-    long = {k for k, v in query.items() if len(str(v)) > MAX_VALUE}
-    problems += [f"{k}={str(query[k])[:40]!r}" for k in sorted(long) if k in KNOWN]
-    query = {k: v for k, v in query.items() if k not in long}  # no setting is this long: parse nothing of it
+    query = {key: str(value) for key, value in query.items() if key in KNOWN}
+    values, problems = {}, []
 
-    def take(name, parse, allowed, key):
-        if name not in query:
-            return
-        try:
-            value = parse(str(query[name]))
-        except (TypeError, ValueError):
-            value = None
-        if value is None:
-            ok = False
-        elif callable(allowed):
-            ok = allowed(value)
-        else:  # compare with each choice: never `in` a huge range, never 1 == True
-            ok = any(value == a and type(value) is type(a) for a in allowed)
-        if ok:
-            values[key] = value
+    def refuse(key):
+        problems.append(f"{key}={query[key][:40]!r}")
+
+    for key in [k for k, v in query.items() if len(v) > MAX_VALUE]:
+        refuse(key)  # parse nothing of it
+        del query[key]
+    if "preset" in query:  # a preset first, then the single settings on top of it
+        if query["preset"] in PRESETS:
+            values.update(widget_values(PRESETS[query["preset"]], limits), preset=query["preset"])
         else:
-            problems.append(f"{name}={str(query[name])[:40]!r}")
-
-    take("preset", str, list(PRESETS), "preset")
-    if "preset" in values:  # a preset first, then the single settings on top of it
-        values.update(widget_values(PRESETS[values["preset"]], limits))
-    if "layers" in query:
+            refuse("preset")
+    for knob in KNOBS:
+        if knob.query not in query:
+            continue
+        text = LEGACY.get((knob.query, query[knob.query]), query[knob.query])
         try:
-            sizes = [int(n) for n in str(query["layers"]).split("-")]
+            value = [knob.parse(t) for t in text.split("-")] if knob.widget == "layers" else knob.parse(text)
         except ValueError:
-            sizes = []
-        if 1 <= len(sizes) <= limits.max_layers and all(n in allowed["neurons"] for n in sizes):
-            values["n_hidden"] = len(sizes)
-            values.update({f"layer_{i}": n for i, n in enumerate(sizes)})
+            refuse(knob.query)
+            continue
+        if not _allowed(knob, value, limits, values.get("batch_size")):
+            refuse(knob.query)
+        elif knob.widget == "layers":
+            values.update({"n_hidden": len(value), **{f"layer_{i}": n for i, n in enumerate(value)}})
         else:
-            problems.append(f"layers={str(query['layers'])[:40]!r}")
-    take("lr", float, RATES, "learning_rate_init")
-    take("batch", lambda s: "full batch" if s in ("full", "full-batch", "full batch") else int(s), allowed["batches"],
-         "batch_size")
-    full = values.get("batch_size") == "full batch"
-    take("epochs", int, lambda n: 1 <= n <= allowed["iterations" if full else "epochs"], "max_iter")
-    take("alpha", float, ALPHAS, "alpha")
-    take("dropout", float, DROPOUTS, "dropout")
-    take("seed", int, lambda n: 0 <= n < 2**31, "random_state")
-    take("images", int, SUBSETS, "train_size")
-    for key, allowed in CHOICES.items():
-        take(key, str, allowed, key)
+            values[knob.name] = value
     return values, problems
+
+
+def _allowed(knob, value, limits, batch) -> bool:
+    """Whether a value read from a link is one this server offers for ``knob``."""
+    if knob.widget == "layers":
+        return 1 <= len(value) <= limits.max_layers and all(_offered(n, limits.offered(knob)) for n in value)
+    if knob.widget == "count":
+        return 1 <= value <= limits.cap(unit(batch))
+    if knob.widget == "number":
+        return value in knob.bounds
+    return _offered(value, limits.offered(knob))
+
+
+def _offered(value, offered) -> bool:
+    # compare with each choice: never `in` a huge range, never 1 == True
+    return any(value == a and type(value) is type(a) for a in offered)
+
+
+def train_config(values: dict) -> TrainConfig:
+    """Return the TrainConfig that widget values describe."""
+    settings = {}
+    for knob in KNOBS:
+        if knob.widget == "layers":
+            settings[knob.name] = tuple(values[f"layer_{i}"] for i in range(values["n_hidden"]))
+        else:
+            settings[knob.name] = knob.take(values[knob.name])
+    return TrainConfig(**settings)
+
+
+def widget_keys(values: dict) -> list[str]:
+    """The keys of the widgets that hold the settings (the preset's too)."""
+    layers = [f"layer_{i}" for i in range(values["n_hidden"])]
+    return ["preset", "n_hidden", *layers, *(k.name for k in KNOBS if k.widget != "layers")]

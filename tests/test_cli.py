@@ -70,11 +70,13 @@ BAD_FLAGS = [
     (["--batch-size", "0"], "argument --batch-size"),
     (["--optimizer", "rmsprop"], "argument --optimizer: invalid choice"),
     (["--epochs", "2", "--iterations", "5"], "not allowed with argument"),
-    (["--dropout", "1"], "argument --dropout: must be at least 0 and below 1, got 1"),
-    (["--dropout", "nan"], "argument --dropout: must be at least 0 and below 1, got nan"),
-    (["--alpha", "-0.1"], "argument --alpha: must be a number of 0 or more, got -0.1"),
-    (["--alpha", "nan"], "argument --alpha: must be a number of 0 or more, got nan"),
-    (["--alpha", "inf"], "argument --alpha: must be a number of 0 or more, got inf"),
+    (["--dropout", "1"], "argument --dropout: must be a number at least 0 and below 1, got 1"),
+    (["--dropout", "nan"], "argument --dropout: must be a number at least 0 and below 1, got nan"),
+    (["--alpha", "-0.1"], "argument --alpha: must be a number at least 0, got -0.1"),
+    (["--alpha", "nan"], "argument --alpha: must be a number at least 0, got nan"),
+    (["--alpha", "inf"], "argument --alpha: must be a number at least 0, got inf"),
+    (["--batch-size", "0"], "argument --batch-size: must be a number at least 1, or full, got 0"),
+    (["--seed", "2147483648"], "argument --seed: must be a number at least 0 and at most 2,147,483,647"),
     (["--seed", "-1"], "--seed"),
 ]
 

@@ -552,7 +552,7 @@ def test_a_link_sets_the_train_settings(visit):
 def test_a_link_with_a_preset(visit):
     at = visit("train", preset="notebook", lr="0.1")
     assert at.selectbox(key="preset").value == "notebook"
-    assert at.select_slider(key="batch_size").value == "full batch"
+    assert at.select_slider(key="batch_size").value == "full"
     assert at.slider(key="max_iter").label == "Iterations" and at.slider(key="max_iter").value == 500
     assert at.select_slider(key="learning_rate_init").value == 0.1
     assert at.radio(key="solver").value == "sgd"

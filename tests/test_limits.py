@@ -7,8 +7,10 @@ from pathlib import Path
 import pytest
 
 from mlp import PRESETS, TrainConfig, Trainer, preset
-from playground.limits import CORES, Limits, job_megabytes, load_limits
-from playground.link import choices, from_query, widget_values
+from mlp import plan
+from mlp.config import KNOB
+from playground.limits import CORES, Limits, load_limits
+from playground.link import from_query, widget_values
 
 
 def test_defaults_allow_every_preset_on_the_whole_training_set():
@@ -61,7 +63,7 @@ def test_problems_name_each_setting_over_the_limit():
 
 def test_memory_limit_refuses_a_full_batch_of_wide_layers():
     config = preset("notebook", hidden_layer_sizes=(1024,) * 4)
-    assert job_megabytes(config, 60000) > 2000
+    assert plan(config, 60000).megabytes > 2000
     memory, time = Limits().problems(config, 60000)
     assert "MB of memory while training (at most 512 MB; a smaller batch or narrower layers need less)" \
         in memory
@@ -87,13 +89,13 @@ def test_the_memory_estimate_covers_what_training_allocates(mnist, name, overrid
         peak = tracemalloc.get_traced_memory()[1] / 2**20
     finally:
         tracemalloc.stop()
-    assert peak <= job_megabytes(config, config.train_size or 60000) <= 2 * peak + 16
+    assert peak <= plan(config, config.train_size or 60000).megabytes <= 2 * peak + 16
 
 
 def test_the_train_page_offers_only_what_the_server_allows():
     limits = Limits(max_layers=1, max_neurons=100, max_batch=64, max_epochs=5)
-    offered = choices(limits)
-    assert max(offered["neurons"]) == 96 and max(b for b in offered["batches"] if b != "full batch") == 64
+    assert max(limits.offered(KNOB["hidden_layer_sizes"])) == 96
+    assert limits.offered(KNOB["batch_size"])[-2:] == (64, "full") and limits.cap("epochs") == 5
     values = widget_values(PRESETS["best"], limits)  # a preset brought within the limits
     assert (values["n_hidden"], values["layer_0"], values["batch_size"], values["max_iter"]) == (1, 96, 64, 5)
     assert limits.problems(preset("best", hidden_layer_sizes=(96,), batch_size=64, max_iter=5), 60000) == []

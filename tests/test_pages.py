@@ -141,7 +141,7 @@ def test_learning_rate_and_full_batch(app):
     open_page(app, "train")
     app.select_slider(key="learning_rate_init").set_value(0.05).run()
     assert app.select_slider(key="learning_rate_init").value == 0.05
-    app.select_slider(key="batch_size").set_value("full batch").run()
+    app.select_slider(key="batch_size").set_value("full").run()
     length = app.slider(key="max_iter")
     assert length.label == "Iterations" and length.max == 1000
     assert app.button(key="continue").label == "Continue +1 iteration"
@@ -153,7 +153,7 @@ def test_choosing_a_preset_sets_the_widgets(app):
     open_page(app, "train")
     app.selectbox(key="preset").set_value("notebook").run()
     assert not app.exception
-    assert app.select_slider(key="batch_size").value == "full batch"
+    assert app.select_slider(key="batch_size").value == "full"
     assert app.select_slider(key="learning_rate_init").value == 0.05
     assert app.slider(key="max_iter").label == "Iterations" and app.slider(key="max_iter").value == 500
     assert app.radio(key="solver").value == "sgd" and app.radio(key="init").value == "notebook"
@@ -176,7 +176,7 @@ def test_the_settings_survive_a_visit_to_another_page(app):
     open_page(app, "train")
     assert app.selectbox(key="preset").value == "notebook"
     assert [s.value for s in app.select_slider if s.key.startswith("layer_")] == [128, 64, 32]
-    assert app.select_slider(key="batch_size").value == "full batch"
+    assert app.select_slider(key="batch_size").value == "full"
     assert app.slider(key="max_iter").label == "Iterations" and app.slider(key="max_iter").value == 500
     assert app.select_slider(key="train_size").value == 10000
     assert app.radio(key="activation").value == "tanh"

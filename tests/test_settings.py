@@ -4,9 +4,13 @@ import time
 import pytest
 
 from mlp import PRESETS, preset
+from mlp.config import KNOB, KNOBS
 from playground.limits import Limits
-from playground.link import (BATCHES, CHOICES, NEURONS, RATES, SUBSETS, from_query,
-                          to_query, widget_values)
+from playground.link import from_query, to_query, train_config, widget_values
+
+NEURONS, RATES = KNOB["hidden_layer_sizes"].values, KNOB["learning_rate_init"].values
+BATCHES, SUBSETS = KNOB["batch_size"].values, KNOB["train_size"].values
+CHOICES = {k.name: k.values for k in KNOBS if k.widget == "choice"}
 
 
 def settings(name, **changes):
@@ -25,7 +29,7 @@ def test_every_preset_goes_through_a_link_and_back(name):
 def test_widget_values_show_the_config():
     values = widget_values(PRESETS["notebook"])
     assert values == {"n_hidden": 2, "layer_0": 128, "layer_1": 64, "learning_rate_init": 0.05,
-                      "batch_size": "full batch", "max_iter": 500, "alpha": 0.0, "dropout": 0.0,
+                      "batch_size": "full", "max_iter": 500, "alpha": 0.0, "dropout": 0.0,
                       "random_state": 0, "train_size": 60000, "solver": "sgd", "activation": "relu",
                       "lr_schedule": "constant", "init": "notebook"}
     assert widget_values(preset("fast", train_size=5000))["train_size"] == 5000
@@ -36,14 +40,14 @@ def test_the_link_is_short_and_readable():
         "preset": "best", "layers": "512-512", "lr": "0.002", "batch": "256", "epochs": "24", "alpha": "0",
         "dropout": "0.3", "seed": "0", "images": "60000", "solver": "adam", "activation": "relu",
         "lr_schedule": "cosine", "init": "he"}
-    assert to_query(settings("notebook"))["batch"] == "full-batch"
+    assert to_query(settings("notebook"))["batch"] == "full"
 
 
 @pytest.mark.parametrize("changes", [
     {"n_hidden": 3, "layer_0": 8, "layer_1": 1024, "layer_2": 48},
     {"n_hidden": 4, "layer_0": 16, "layer_1": 32, "layer_2": 64, "layer_3": 96},
     {"learning_rate_init": 1e-4}, {"learning_rate_init": 10.0}, {"learning_rate_init": 5e-4},
-    {"batch_size": 1}, {"batch_size": 4096}, {"batch_size": "full batch", "max_iter": 1000},
+    {"batch_size": 1}, {"batch_size": 4096}, {"batch_size": "full", "max_iter": 1000},
     {"max_iter": 50}, {"max_iter": 1}, {"alpha": 1e-6}, {"alpha": 1e-2}, {"dropout": 0.05}, {"dropout": 0.6},
     {"dropout": 0.15}, {"random_state": 2**31 - 1}, {"random_state": 12345}, {"train_size": 1000},
     {"solver": "momentum", "activation": "tanh", "lr_schedule": "constant", "init": "glorot"},
@@ -119,12 +123,12 @@ def test_a_value_that_is_not_allowed_is_left_out_and_named(query, problem):
 
 def test_epochs_up_to_1000_are_iterations_with_full_batch():
     assert from_query({"batch": "full", "epochs": "1000"}) == (
-        {"batch_size": "full batch", "max_iter": 1000}, [])
+        {"batch_size": "full", "max_iter": 1000}, [])
     assert from_query({"batch": "full-batch", "epochs": str(Limits().max_iterations)})[1] == []
     assert from_query({"epochs": str(Limits().max_epochs)}) == ({"max_iter": 50}, [])
     # a full-batch preset allows them too
     values, problems = from_query({"preset": "notebook", "epochs": "800"})
-    assert problems == [] and values["max_iter"] == 800 and values["batch_size"] == "full batch"
+    assert problems == [] and values["max_iter"] == 800 and values["batch_size"] == "full"
     # but not once the link asks for mini-batches on top of it
     values, problems = from_query({"preset": "notebook", "batch": "64", "epochs": "800"})
     assert problems == ["epochs='800'"] and values["batch_size"] == 64
@@ -176,7 +180,7 @@ def test_a_preset_in_the_link_sets_all_its_values_and_the_others_override_them()
     expected = settings("notebook", learning_rate_init=0.01, n_hidden=3, layer_0=256, layer_1=32, layer_2=16,
                         solver="adam")
     assert values == expected
-    assert values["batch_size"] == "full batch" and values["init"] == "notebook"  # still the preset's
+    assert values["batch_size"] == "full" and values["init"] == "notebook"  # still the preset's
 
     # a bad preset: the other values still count
     values, problems = from_query({"preset": "nope", "lr": "0.01"})
@@ -195,3 +199,10 @@ def test_every_choice_of_the_radio_buttons_is_accepted():
     for key, allowed in CHOICES.items():
         for choice in allowed:
             assert from_query({key: choice}) == ({key: choice}, [])
+
+
+@pytest.mark.parametrize("name", list(PRESETS))
+def test_the_widget_values_describe_the_config_they_show(name):
+    config = PRESETS[name]
+    shown = train_config(widget_values(config))
+    assert shown.to_dict() == {**config.to_dict(), "log_every": None}  # the page leaves records to the plan

@@ -6,7 +6,7 @@ from dataclasses import asdict, fields
 import numpy as np
 import pytest
 
-from mlp.optim import SGD, Adam, make_optimizer
+from mlp.optim import OPTIMIZERS, SGD, Adam, make_optimizer
 from mlp.train import PRESETS, Progress, TrainConfig, Trainer, TrainingDiverged, evaluate, preset
 
 
@@ -68,8 +68,15 @@ def test_adam_matches_the_textbook_update():
 
 
 def test_unknown_optimizer():
-    with pytest.raises(ValueError, match="unknown optimizer"):
-        make_optimizer("rmsprop", np.zeros(3))
+    with pytest.raises(ValueError, match="unknown optimizer 'rmsprop'; use one of sgd, momentum, adam"):
+        make_optimizer("rmsprop", np.zeros(3), TrainConfig())
+
+
+@pytest.mark.parametrize("name", list(OPTIMIZERS))
+def test_every_registered_optimizer_trains(small, name):
+    rate = {"sgd": 0.5, "momentum": 0.05}.get(name, 2e-3)  # plain gradient descent needs bigger steps
+    trainer = train(config(solver=name, learning_rate_init=rate, max_iter=3), small)
+    assert trainer.history[-1].test_accuracy > 0.6, trainer.history[-1]
 
 
 # ----------------------------------------------------------------------------
