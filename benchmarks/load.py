@@ -36,7 +36,7 @@ Protocol notes. The client lists no cached_message_hashes, so the server never s
 messages. A click sends only the button's trigger, not every widget's value as the frontend
 does: the server keeps the others. The websocket client never pings (browsers do not), or a
 busy server would be dropped for a late pong. A fresh server's first deep link asks the browser
-to reload (pages.common.through_app): the student opens a new session then, as a browser would.
+to reload (playground.frame.through_app): the student opens a new session then, as a browser would.
 """
 import argparse
 import asyncio

@@ -70,6 +70,12 @@ def perturb(images, kind, amount, seed=0):
     raise ValueError(f"unknown perturbation {kind!r}; use 'noise', 'rotate' or 'shift'")
 
 
+def amounts(kind, limit):
+    """The amounts up to ``limit`` that a robustness curve is measured at: 9 evenly spaced, or each
+    whole pixel for "shift" (images move by whole pixels)."""
+    return np.arange(int(limit) + 1.0) if kind == "shift" else np.round(np.linspace(0, limit, 9), 3)
+
+
 def robustness(model, images, labels, kind, amounts, seed=0):
     """Return the accuracy of ``model`` on the images perturbed by each of ``amounts``."""
     return np.array([accuracy(labels, model.predict(perturb(images, kind, a, seed))) for a in amounts])

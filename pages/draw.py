@@ -1,12 +1,14 @@
 """Draw: a canvas, the 28 x 28 image the network sees, and what it predicts."""
-import numpy as np
 import streamlit as st
 from streamlit_drawable_canvas import st_canvas
 
-from playground.figures import probabilities
+from mlp import analysis
 from mlp.preprocess import canvas_to_mnist
+from playground import session
 from playground.canvas import SIZE as CANVAS, CanvasImageError, drawing_url, read_canvas
-from pages.common import current_job, current_model, dataset, redraw_status_lines, start_fast_preset
+from playground.figures import probabilities
+from playground.live import follow
+from playground.server import dataset
 
 st.title("Draw")
 data = dataset()
@@ -28,8 +30,7 @@ with left:
         st.rerun()
 
 with right:
-    model = current_model(data.name)
-    job = current_job()
+    model, status = session.current_model(data.name), session.job_status()
     image = refused = None
     try:  # the drawing arrives as a PNG from the browser, or from anyone: checked before it is decoded
         url = drawing_url(st.session_state.get(key))
@@ -41,9 +42,8 @@ with right:
     if model is None:
         st.info("No trained model yet. Train one on the **Train** page, or start the fast preset "
                 "here (about 10 s); you can draw while it trains.")
-        if st.button("Train the fast preset", type="primary", key="train_fast",
-                     disabled=job is not None and job.alive):
-            if start_fast_preset(data):
+        if st.button("Train the fast preset", type="primary", key="train_fast", disabled=session.training()):
+            if session.start_fast_preset(data):
                 st.rerun()
     elif image is None:
         st.info("Draw a digit on the black square with your mouse or finger.")
@@ -51,21 +51,18 @@ with right:
             st.caption(refused)
     else:
         proba = model.predict_proba(image.reshape(1, -1))[0]
-        best = int(np.argmax(proba))
+        [(best, confidence)] = analysis.top_k(proba, 1)
         a, b = st.columns([1, 1.3])
-        a.image(np.kron(image, np.ones((5, 5))), caption="What the network sees (28 × 28)", clamp=True)
-        b.metric("Prediction", data.classes[best], f"{proba[best]:.0%} confident", delta_color="off",
+        a.image(analysis.upscale(image, 5), caption="What the network sees (28 × 28)", clamp=True)
+        b.metric("Prediction", data.classes[best], f"{confidence:.0%} confident", delta_color="off",
                  delta_arrow="off")
-        if job is not None and job.alive:
-            b.caption(f"Using the weights from update {job.trainer.snapshot_step:,}; training goes on.")
+        if status is not None and status.alive:
+            b.caption(f"Using the weights from update {status.snapshot_step:,}; training goes on.")
         st.plotly_chart(probabilities(proba, data.classes), width="stretch")
         st.markdown(f"prediction: **{data.classes[best]}**")
-    if job is not None and job.alive:
-        @st.fragment(run_every=1.0)
-        def progress():
-            redraw_status_lines()
-            trainer = current_job().trainer
-            st.progress(min(trainer.step / max(trainer.total_steps, 1), 1.0), text="Training in the background…")
-            if not current_job().alive:
-                st.rerun()
-        progress()
+
+    def region(status):
+        if status is not None and status.alive:
+            st.progress(status.done, text="Training in the background…")
+
+    follow(region, every=1.0)

@@ -1,12 +1,12 @@
 """Evaluate: how good is the current model on the test set, where does it fail, how robust is it."""
-import numpy as np
 import streamlit as st
 
 from mlp import analysis
 from playground import figures
 from mlp.analysis import upscale
-from mlp.metrics import log_loss, per_class_accuracy
-from pages.common import dataset, for_model, require_model
+from mlp.metrics import accuracy, log_loss, per_class_accuracy
+from playground.server import dataset
+from playground.session import for_model, require_model
 
 
 def clicked_cell(event, classes):
@@ -30,9 +30,9 @@ labels = data.y_test
 pred = proba.argmax(axis=1)
 C = analysis.confusion(proba, labels, len(data.classes))
 c1, c2, c3 = st.columns(3)
-c1.metric("Test accuracy", f"{np.mean(pred == labels):.2%}")
+c1.metric("Test accuracy", f"{accuracy(labels, pred):.2%}")
 c2.metric("Test loss", f"{log_loss(labels, proba):.4f}")
-c3.metric("Mistakes", f"{int(np.sum(pred != labels)):,} of {len(labels):,}")
+c3.metric("Mistakes", f"{len(labels) - int(C.trace()):,} of {len(labels):,}")
 
 left, right = st.columns([1.1, 1], gap="large")
 with left:
@@ -79,8 +79,7 @@ a, b = st.columns([1, 2])
 kind = a.radio("Change", list(KINDS), format_func=lambda k: KINDS[k][0], key="robust_kind")
 label, top, step = KINDS[kind]
 limit = a.slider("Up to", step, top, top / 2, step=step, key=f"robust_max_{kind}")
-# images move by whole pixels: a point for each, none in between
-amounts = np.arange(int(limit) + 1.0) if kind == "shift" else np.round(np.linspace(0, limit, 9), 3)
+amounts = analysis.amounts(kind, limit)
 curve = for_model(model, ("robust", kind, float(limit)),
                   lambda: analysis.robustness(model, data.x_test[:2000], labels[:2000], kind, amounts))
 b.plotly_chart(figures.robustness_curve(amounts, curve, label), width="stretch")

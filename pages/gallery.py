@@ -5,7 +5,8 @@ import streamlit as st
 
 from mlp import analysis
 from playground.figures import class_counts
-from pages.common import current_job, current_model, dataset
+from playground import session
+from playground.server import dataset
 
 COUNTS = [24, 48, 96]
 ZOOM = 3  # 28 px shown as 84 px, each pixel repeated so the digits stay crisp
@@ -32,7 +33,7 @@ ss = st.session_state
 saved = ss.setdefault("gallery", dict(DEFAULTS))  # Streamlit forgets widget values on other pages
 for key in DEFAULTS:
     ss.setdefault(key, saved[key])
-model = current_model(data.name)
+model = session.current_model(data.name)
 
 c1, c2, c3, c4, c5 = st.columns([1, 1.15, 1.25, 1.6, 3], vertical_alignment="bottom")
 c1.number_input("Seed", 0, 2**31 - 1, key="gallery_seed",
@@ -77,10 +78,10 @@ else:
     elif not ss.gallery_mistakes:
         st.markdown(f"The model gets **{sum(ok)} of {len(idx)}** shown right (✓; a mistake shows "
                     "label → the model's guess ✗).")
-    job = current_job()
-    if job is not None and job.alive:
+    status = session.job_status()
+    if status is not None and status.alive:
         st.caption(f"Training goes on: these guesses come from the weights of update "
-                   f"{job.trainer.snapshot_step:,}. Reshuffle or change a setting to use newer ones.")
+                   f"{status.snapshot_step:,}. Reshuffle or change a setting to use newer ones.")
 
 if len(idx):
     st.image(list(analysis.upscale(x[idx], ZOOM)), caption=captions, width=28 * ZOOM, output_format="PNG")

@@ -2,7 +2,9 @@
 import streamlit as st
 
 from mlp.data import TITLES
-from pages.common import dataset, status, status_line
+from playground import session, site
+from playground.live import status_line
+from playground.server import dataset
 
 st.title("MNIST Playground")
 st.markdown(
@@ -23,14 +25,8 @@ with c1:
         st.caption(f"Loaded from {data.source}")
 with c2:
     st.subheader("Your model")
-    status_line(lambda: f"Status: **{status()}**", "markdown")
+    status_line(lambda: f"Status: **{session.status()}**", "markdown")
 
 st.subheader("Pages")
-st.page_link("pages/train.py", label="Train: choose the network, train it, watch the curves", icon=":material/monitoring:")
-st.page_link("pages/gallery.py", label="Gallery: shuffled samples, class counts and mean images", icon=":material/grid_view:")
-st.page_link("pages/draw.py", label="Draw: draw a digit and see the prediction", icon=":material/draw:")
-st.page_link("pages/evaluate.py", label="Evaluate: confusion matrix, mistakes, robustness",
-             icon=":material/fact_check:")
-st.page_link("pages/inspect.py", label="Inspect: weights, activations, dead units", icon=":material/visibility:")
-st.page_link("pages/compare.py", label="Compare runs: curves side by side; save, load and share models",
-             icon=":material/compare_arrows:")
+for p in site.pages()[1:]:
+    st.page_link(p.path, label=f"{p.title}: {p.blurb}", icon=p.icon)

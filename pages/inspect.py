@@ -1,11 +1,11 @@
 """Inspect: what the first layer looks for, and every layer's values for one input."""
-import numpy as np
 import streamlit as st
 
 from mlp import analysis
 from playground import figures
 from mlp.preprocess import to_float
-from pages.common import dataset, for_model, require_model
+from playground.server import dataset
+from playground.session import for_model, require_model
 
 st.title("Inspect")
 data = dataset()
@@ -34,7 +34,7 @@ else:
     i = a.number_input("Test image", 0, len(data.y_test) - 1, 0, key="inspect_index")
     x = to_float(data.x_test[i:i + 1])[0]
     caption = f"test image {i}, a {data.classes[data.y_test[i]]}"
-a.image(np.kron(x.reshape(28, 28), np.ones((5, 5))), caption=caption, clamp=True)
+a.image(analysis.upscale(x.reshape(28, 28), 5), caption=caption, clamp=True)
 outputs = analysis.layer_outputs(model, x)
 with b:
     cols = st.columns(2)

@@ -5,14 +5,16 @@ import streamlit as st
 
 from mlp import PRESETS, plan
 from mlp.config import KNOBS
+from playground import server, session
 from playground.figures import training_curves
+from playground.frame import through_app
 from playground.link import from_query, to_query, train_config, unit, widget_keys, widget_values
+from playground.live import follow, live_chart, outcome, progress_text, queue_text
+from playground.server import dataset
 from playground.text import literal
-from pages.common import (current_job, dataset, live_chart, redraw_status_lines, server_limits, start_training,
-                          through_app, training_slots)
 
 through_app()  # before any state is touched: a first deep link reruns inside app.py
-LIMITS = server_limits()
+LIMITS = server.limits()
 
 
 def apply_preset():
@@ -75,18 +77,6 @@ def settings_form():
     return train_config(st.session_state)
 
 
-def queue_text(job):
-    """Where a waiting job stands: "Queued: position 3 of 7, about 40 s. ..." """
-    slots = job.slots
-    pos, wait = slots.position(job), slots.wait_seconds(job)
-    if pos is None:
-        return "Queued: starting…"
-    about = "" if wait is None else f", about {wait:.0f} s" if wait < 90 else f", about {wait / 60:.0f} min"
-    many = "one model" if slots.limit == 1 else f"{slots.limit} models"
-    return (f"Queued: position {pos[0]} of {pos[1]}{about}. This server trains {many} at a time, so "
-            "yours starts by itself when its turn comes. Gallery, Draw and the other pages work meanwhile.")
-
-
 st.title("Train")
 problems = st.session_state.pop("query_problems", None)
 if problems:
@@ -105,72 +95,46 @@ with left:
         st.caption("Anyone who opens this link gets the same settings (not your model).")
         st.code(f"{(st.context.url or '').split('?')[0]}?{urlencode(shared)}", language=None)
 
-job = current_job()
-running = job is not None and job.alive
-queued = running and job.state == "queued"
+
+def region(status):
+    """The job's progress, curves and outcome, redrawn while it waits or trains."""
+    if status is None:
+        st.info("No model yet: choose settings on the left and press **Train**.")
+    elif status.state == "queued":
+        st.warning(queue_text(status))
+    elif status.history:
+        st.progress(status.done, text=progress_text(status))
+        if status.alive:
+            live_chart(training_curves(list(status.history)), "live_curves", run=status.run)
+        else:
+            st.plotly_chart(training_curves(list(status.history)), width="stretch")
+    else:
+        st.progress(0.0, text="Starting…")
+    said = outcome(status) if status is not None else None
+    if said is not None:
+        getattr(st, said[0])(said[1])
+
+
 with right:
     n_train = config.train_size or len(data.y_train)
-    sizes = [784, *config.hidden_layer_sizes, 10]
     p = plan(config, n_train)
-    seconds = p.seconds * training_slots().pace  # as fast as jobs ran here so far
-    st.markdown(f"**Network** {' → '.join(map(str, sizes))} · **{p.n_params:,} parameters** · "
-                f"{'under **1 s**' if seconds < 1 else f'about **{seconds:.0f} s**'} to train on {n_train:,} images")
+    seconds = p.seconds * server.slots().pace  # as fast as jobs ran here so far
+    st.markdown(f"**Network** {' → '.join(map(str, [784, *config.hidden_layer_sizes, 10]))} · "
+                f"**{p.n_params:,} parameters** · "
+                f"{'under **1 s**' if seconds < 1 else f'about **{seconds:.0f} s**'} "
+                f"to train on {n_train:,} images")
     b1, b2, b3, _ = st.columns([1, 1.3, 1, 1.5])
-    if b1.button("Train", type="primary", disabled=running, key="train",
+    if b1.button("Train", type="primary", disabled=session.training(), key="train",
                  help="Start a new model with these settings"):
-        if start_training(config, data):
+        if session.start_training(config, data):
             st.rerun()  # redraw the buttons: Train and Continue greyed out, Stop live
-    trainer = st.session_state.get("trainer")
-    more = 1 if config.batch_size is None else max(1, config.max_iter // 2)
-    unit = "iteration" if config.batch_size is None else "epoch"
-    if b2.button(f"Continue +{more} {unit}{'s' if more > 1 else ''}",
-                 disabled=running or trainer is None, key="continue",
-                 help="Train the current model further, keeping its weights"):
-        if start_training(config, data, continue_epochs=more):
+    more, what = session.continue_by(config)
+    if b2.button(f"Continue +{more} {what}{'s' if more > 1 else ''}", disabled=not session.can_continue(),
+                 key="continue", help="Train the current model further, keeping its weights"):
+        if session.start_training(config, data, continue_epochs=more):
             st.rerun()
-    if b3.button("Stop training", disabled=not running, key="stop", help="Stop after the current update"):
-        job.stop()
-        job.join(2.0)
+    if b3.button("Stop training", disabled=not session.training(), key="stop",
+                 help="Stop after the current update"):
+        session.stop_training()
         st.rerun()  # redraw the buttons: Train and Continue live again, Stop greyed out
-
-    @st.fragment(run_every=(2.0 if queued else 0.5) if running else None)
-    def live():
-        """Redraw progress and curves from the job's history; rerun the page once the job ends."""
-        redraw_status_lines()
-        job = current_job()
-        if job is None:
-            st.info("No model yet: choose settings on the left and press **Train**.")
-            return
-        trainer = job.trainer
-        history = list(trainer.history)
-        done = trainer.step / max(trainer.total_steps, 1)
-        if job.state == "queued":
-            st.warning(queue_text(job))
-        elif history:
-            p = history[-1]
-            eta = job.seconds_left()
-            text = (f"{job.state}: update {trainer.step:,} of {trainer.total_steps:,} · epoch {p.epoch:.2f} · "
-                    f"{p.samples_per_second:,.0f} images/s · test accuracy {p.test_accuracy:.2%}"
-                    + (f" · about {eta:.0f} s left" if job.alive else f" · {p.elapsed:.1f} s of training"))
-            st.progress(min(done, 1.0), text=text)
-            if job.alive:
-                live_chart(training_curves(history), "live_curves", run=trainer)
-            else:
-                st.plotly_chart(training_curves(history), width="stretch")
-        else:
-            st.progress(0.0, text="Starting…")
-        if job.state == "diverged":
-            st.error(job.message)
-        elif job.state == "failed":
-            st.error(job.message)
-        elif job.state == "stopped" and history:
-            st.info(f"{job.message + ' ' if job.message else ''}Stopped at update {trainer.step:,}. "
-                    "Press **Continue** to train further.")
-        elif job.state == "stopped":
-            st.info(job.message)
-        elif job.state == "finished" and history:
-            st.success(f"Done: {history[-1].test_accuracy:.2%} test accuracy. Try the **Draw** page.")
-        if running and not job.alive or queued and job.state != "queued":
-            st.rerun()  # the job started or ended: redraw the whole page once, with the new timer
-
-    live()
+    follow(region, every=0.5)

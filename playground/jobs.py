@@ -10,6 +10,7 @@ import statistics
 import threading
 import time
 from collections import deque
+from dataclasses import dataclass
 
 from mlp.config import plan
 from mlp.train import Trainer, TrainingDiverged
@@ -91,12 +92,39 @@ class Slots:
         return free[0]
 
 
+@dataclass(frozen=True)
+class JobStatus:
+    """What a job has done so far, frozen at one moment: what the pages read."""
+
+    state: str                 # queued, running, then finished, stopped, diverged or failed
+    alive: bool                # queued or running
+    step: int                  # updates done
+    total: int                 # updates planned
+    history: tuple             # the Progress records so far
+    seconds_left: float        # roughly, while alive
+    queue: tuple | None        # (place counting from 1, queue length) while it waits
+    wait: float | None         # roughly how long until it starts, while it waits
+    slots: int                 # trainings the server runs at once
+    snapshot_step: int         # the update whose weights are the current model's
+    message: str | None        # why it stopped, diverged or failed
+    run: int                   # the same for every job of one model (a Continue trains it further)
+
+    @property
+    def last(self):
+        return self.history[-1] if self.history else None
+
+    @property
+    def done(self) -> float:
+        """The share of the planned updates done, 0 to 1."""
+        return min(self.step / max(self.total, 1), 1.0)
+
+
 class TrainingJob:
     """Run ``trainer.run()`` on a daemon thread.
 
     ``state`` goes queued -> running -> finished | stopped | diverged | failed; ``message``
     explains the last three. Progress and the latest good weights are the trainer's
-    ``history`` and ``snapshot``.
+    ``history`` and ``snapshot``; `status` gives them, frozen, to anyone who asks.
 
     ``owner_alive``, if given, tells whether the user who started the job is still there; once
     it has said no for ``timeout`` seconds on end, the job stops (or leaves the queue).
@@ -168,6 +196,15 @@ class TrainingJob:
         pace = pace or (self.slots.pace if self.slots else 1.0)
         planned = plan(t.config, len(t.y_train))
         return pace * planned.seconds * left / max(planned.total_steps, 1)
+
+    def status(self) -> JobStatus:
+        """What the job has done so far, frozen, for a page to show."""
+        t, alive, slots = self.trainer, self.alive, self.slots
+        queue = slots.position(self) if slots is not None and self.state == "queued" else None
+        return JobStatus(self.state, alive, t.step, t.total_steps, tuple(t.history),
+                         self.seconds_left() if alive else 0.0, queue,
+                         slots.wait_seconds(self) if queue else None, slots.limit if slots else 1,
+                         t.snapshot_step, self.message, id(t))
 
     def stop(self):
         """Ask the job to stop after the current update."""

@@ -1,144 +1,222 @@
-"""Each browser's own things on a shared server: its run history and current model.
+"""This tab's things: the current model, the training job, the browser's runs; start and stop.
 
-The browser holds a random key in a cookie that the page sets; nothing in a URL names or opens a
-workspace, so a copied link gives its opener a fresh one, and a reload in the same browser finds
-its own again. The server keeps the workspaces in memory, by a hash of their key, and bounds
-them: a workspace is kept only once it holds something (a run or a model), the ones whose tabs
-are all gone expire after a while of inactivity and are the only ones ever evicted, and past the
-server's budget their weights go first.
+Session state keys (per browser tab):
+  dataset  - "mnist" or "fashion-mnist", chosen in the sidebar
+  trainer  - the mlp.Trainer holding the current model, its config and history (or absent)
+  job      - the playground.jobs.TrainingJob running or last run on that trainer (or absent)
+  loaded   - (model, data set, label) of a run or upload chosen as the current model (or absent)
+  runs     - the playground.runs.RunHistory of this browser, shared by its tabs
+  workspace, workspace_key - this browser's playground.workspaces.Workspace and the key in its
+             cookie: the runs and the current model are found again after a reload through it
+  drawing  - the last drawing as the network sees it, (28, 28) float32 (or absent)
+The pages add their own widget keys (train_settings, gallery, canvas-N, ...).
 """
-import hashlib
-import re
-import secrets
-import threading
-import time
-from dataclasses import dataclass, field
+from functools import partial
 
-from playground.runs import RunHistory
+import streamlit as st
 
-COOKIE = "mnist_playground_key"
-_KEY = re.compile(r"[A-Za-z0-9_-]{43}")  # secrets.token_urlsafe(32)
+from mlp import Trainer, preset
 
-
-def new_key() -> str:
-    return secrets.token_urlsafe(32)
+from . import server
+from .frame import session_id
+from .jobs import JobStatus, TrainingJob
+from .runs import RunHistory
+from .site import page
+from .workspaces import COOKIE, Workspace, new_key, valid_key
 
 
-def valid_key(key) -> bool:
-    """True for a key this server could have made; anything else in the cookie is ignored."""
-    return isinstance(key, str) and _KEY.fullmatch(key) is not None
+def workspace() -> Workspace:
+    """This browser's workspace. A tab's first run looks for it by the key in the browser's cookie
+    and takes the current model from it; a browser without a (valid) key gets a new one."""
+    ss = st.session_state
+    if "workspace" in ss:
+        server.workspaces().seen(ss.workspace, session_id())
+        return ss.workspace
+    key = st.context.cookies.get(COOKIE)
+    if not valid_key(key):
+        key, ss.cookie_to_set = new_key(), True
+    ws = ss.workspace = server.workspaces().open(key, session_id())
+    ss.workspace_key, ss.runs = key, ws.runs
+    for name in ("trainer", "job", "loaded"):
+        if getattr(ws, name) is not None:
+            ss[name] = getattr(ws, name)
+    return ws
 
 
-def _digest(key: str) -> str:
-    return hashlib.sha256(key.encode()).hexdigest()
+def set_browser_key():
+    """Give the browser its workspace's key, in a cookie that its next visit sends back.
 
-
-@dataclass(eq=False)
-class Workspace:
-    """One browser's runs and current model, shared by its tabs and found again after a reload.
-
-    ``trainer``, ``job`` and ``loaded`` are what the browser's latest tab made current: the
-    Trainer of its last training, that training's job, and a run or upload picked as the
-    current model, as (model, data set, label).
+    The page's own script sets it: Streamlit reads the cookies a tab was opened with
+    (st.context.cookies), but has no way to set one. The key is random and only this browser
+    gets it; it is sent again at every run until the tab is reloaded with it.
     """
-
-    runs: RunHistory
-    trainer: object = None
-    job: object = None
-    loaded: tuple | None = None
-    sessions: set = field(default_factory=set)  # ids of the Streamlit sessions (tabs) using it
-    last_seen: float = field(default_factory=time.time)
-
-    @property
-    def nbytes(self) -> int:
-        """Memory held by the weights: the runs', the current trainer's, a picked model's."""
-        trainer = self.trainer.nbytes if self.trainer is not None else 0
-        return self.runs.model_bytes + trainer + (self.loaded[0].params.nbytes if self.loaded else 0)
-
-    def drop_models(self):
-        """Keep the runs' curves and settings; let go of every weight not in use by a training."""
-        self.runs.drop_models()
-        if self.job is None or not self.job.alive:
-            self.trainer = self.job = None
-        self.loaded = None
+    if st.session_state.get("cookie_to_set"):
+        key = st.session_state.workspace_key
+        script = (f"document.cookie = '{COOKIE}={key}; path=/; max-age=31536000; SameSite=Lax'"
+                  " + (location.protocol === 'https:' ? '; Secure' : '');")
+        st.html(f"<script>{script}</script>", unsafe_allow_javascript=True)
 
 
-class Workspaces:
-    """The workspaces of one server process.
+def _remember():
+    """Make this tab's current model and training the browser's, to be found again after a reload."""
+    ss, ws = st.session_state, workspace()
+    ws.trainer, ws.job, ws.loaded = ss.get("trainer"), ss.get("job"), ss.get("loaded")
+    server.workspaces().keep(ss.workspace_key, ws)
 
-    Parameters
-    ----------
-    is_active : callable
-        ``is_active(session_id)`` tells whether that tab is still connected.
-    timeout : float
-        Seconds a workspace with no connected tab is kept after its last use.
-    max_count : int
-        Workspaces kept at most; past it the least recently used one with no tab goes.
-    runs_bytes, all_runs_bytes : int
-        Weights kept in one workspace's runs, and in all workspaces (runs and current models):
-        past the second, workspaces with no tab keep their curves and drop their weights, the
-        least recently used first.
+
+def run_history() -> RunHistory:
+    """This browser's run history."""
+    return workspace().runs
+
+
+# ----------------------------------------------------------------------------
+# the current model
+
+
+def job_status() -> JobStatus | None:
+    """What this tab's training job has done so far, or None if it has none."""
+    job = st.session_state.get("job")
+    return None if job is None else job.status()
+
+
+def training() -> bool:
+    """True while this tab's job waits or trains."""
+    job = st.session_state.get("job")
+    return job is not None and job.alive
+
+
+def _picked():
+    """The (model, data set, label) of a run or upload picked as the current model, or None.
+
+    A training job that runs comes first: its latest weights are the current model meanwhile.
     """
+    return None if training() else st.session_state.get("loaded")
 
-    def __init__(self, is_active, timeout=1800.0, max_count=500, runs_bytes=16 * 2**20,
-                 all_runs_bytes=256 * 2**20, clock=time.time):
-        self.is_active, self.timeout, self.max_count = is_active, timeout, max_count
-        self.runs_bytes, self.all_runs_bytes, self.clock = runs_bytes, all_runs_bytes, clock
-        self._kept: dict[str, Workspace] = {}
-        self._lock = threading.RLock()
 
-    def open(self, key: str, session_id: str) -> Workspace:
-        """Return the workspace of ``key`` for the tab ``session_id``: the kept one, or a new one
-        (which is kept only once `keep` is called, so that visits alone cost nothing)."""
-        with self._lock:
-            ws = self._kept.get(_digest(key)) if valid_key(key) else None
-            if ws is None:
-                ws = Workspace(RunHistory(max_model_bytes=self.runs_bytes))
-            self.seen(ws, session_id)
-            return ws
+def current_model(name=None):
+    """The tab's current weights, or None: while training, the latest snapshot; else a run or
+    upload the user picked; else the last trained model. With ``name``, only a model of that data set."""
+    trainer, loaded = st.session_state.get("trainer"), _picked()
+    if loaded is not None:
+        model, dataset_name, _ = loaded
+        return model if not name or dataset_name == name else None
+    if trainer is None or not trainer.history or (name and trainer.dataset_name != name):
+        return None
+    return trainer.snapshot
 
-    def seen(self, ws: Workspace, session_id: str):
-        """Note that ``ws`` is in use by the tab ``session_id`` now."""
-        ws.sessions.add(session_id)
-        ws.last_seen = self.clock()
 
-    def keep(self, key: str, ws: Workspace) -> bool:
-        """Keep ``ws`` under ``key`` from now on; return False if the server is full of workspaces
-        whose tabs are all connected (then it lives only as long as its tabs)."""
-        with self._lock:
-            digest = _digest(key)
-            if self._kept.get(digest) is ws:
-                return True
-            self.sweep()
-            if len(self._kept) >= self.max_count:
-                return False
-            self._kept[digest] = ws
-            return True
+def require_model(data):
+    """Return the current model for ``data``, or point to the Train page and stop the page."""
+    model = current_model(data.name)
+    if model is None:
+        train = page("train")
+        st.info("No trained model for this data set yet: train one on the **Train** page first.")
+        st.page_link(train.path, label=f"Go to {train.title}", icon=train.icon)
+        st.stop()
+    return model
 
-    def connected(self, ws: Workspace) -> bool:
-        """True while one of the workspace's tabs is connected."""
-        with self._lock:
-            ws.sessions = {s for s in ws.sessions if self.is_active(s)}
-            return bool(ws.sessions)
 
-    def sweep(self):
-        """Let expired workspaces go, then the least recently used past the count, then the
-        weights of unconnected ones past the memory budget; a connected one is never touched."""
-        with self._lock:
-            now = self.clock()
-            by_age = sorted(self._kept.items(), key=lambda item: item[1].last_seen)
-            idle = [(d, ws) for d, ws in by_age if not self.connected(ws)]
-            for digest, ws in idle:
-                if now - ws.last_seen > self.timeout or len(self._kept) >= self.max_count:
-                    del self._kept[digest]
-            over = sum(ws.nbytes for ws in self._kept.values()) - self.all_runs_bytes
-            for digest, ws in idle:
-                if over <= 0:
-                    break
-                if digest in self._kept:
-                    before = ws.nbytes
-                    ws.drop_models()
-                    over -= before - ws.nbytes
+def set_current_model(model, dataset_name, label):
+    """Make a run's or an uploaded model the current one (until the next training starts)."""
+    st.session_state.loaded = (model, dataset_name, label)
+    _remember()
 
-    def __len__(self):
-        return len(self._kept)
+
+def for_model(model, key, compute):
+    """Return ``compute()``, remembered in this session for as long as ``model`` stays current."""
+    cache = st.session_state.get("_for_model")
+    if cache is None or cache["model"] is not model:
+        cache = st.session_state["_for_model"] = {"model": model, "values": {}}
+    if key not in cache["values"]:
+        cache["values"][key] = compute()
+    return cache["values"][key]
+
+
+def status() -> str:
+    """One line on the current model: untrained, queued, training or trained."""
+    trainer, loaded, job = st.session_state.get("trainer"), _picked(), job_status()
+    if loaded is not None:
+        return f"{loaded[2]} ({loaded[1]})"
+    if trainer is None:
+        return "untrained"
+    last = trainer.history[-1] if trainer.history else None
+    acc = f", test accuracy {last.test_accuracy:.1%}" if last else ""
+    if job is not None and job.alive:
+        if job.state == "queued":
+            return f"queued ({job.queue[0]} of {job.queue[1]})" if job.queue else "queued"
+        return f"training ({job.done:.0%}{acc})"
+    return f"trained{acc}" if last else "untrained"
+
+
+# ----------------------------------------------------------------------------
+# training
+
+
+def _record_run(runs, dataset_name):
+    """Return a callback that files a job's run in ``runs`` when the job ends."""
+    def on_end(job):
+        t = job.trainer
+        if t.history and job.state in ("finished", "stopped", "diverged"):
+            runs.add(dataset_name, t.config.to_dict(), t.history, job.state, t.snapshot)
+    return on_end
+
+
+def start_training(config, data, continue_epochs=None):
+    """Start a job: a new model from ``config``, or (with ``continue_epochs``) more of the current one.
+
+    Return True if it started (or one already runs), or False (with an error shown) if the server
+    will not train it: settings or a continuation beyond its limits, or a full queue.
+    """
+    if training():  # one training per tab at a time
+        return True
+    limits, slots = server.limits(), server.slots()
+    trainer = st.session_state.get("trainer") if continue_epochs else None
+    if continue_epochs:
+        problems = limits.continue_problems(trainer, continue_epochs)
+    else:
+        problems = limits.problems(config, config.train_size or len(data.y_train))
+    if problems:
+        st.error(("**This run cannot go on here:** " if continue_epochs else
+                  "**These settings are beyond this server's limits:** ") + "; ".join(problems) + "."
+                 + ("" if continue_epochs else " Choose smaller ones."))
+        return False
+    if slots.counts()[1] >= limits.max_waiting:
+        st.error(f"**The server's queue is full** ({limits.max_waiting} trainings are waiting). "
+                 "Try again in a few minutes; Gallery, Draw and the other pages work meanwhile.")
+        return False
+    if continue_epochs:
+        trainer.extend(continue_epochs)
+    else:
+        trainer = Trainer(config, data)
+    st.session_state.trainer = trainer
+    st.session_state.pop("loaded", None)
+    ws = workspace()
+    owner_alive = partial(server.workspaces().connected, ws)  # while any tab of this browser is there
+    st.session_state.job = TrainingJob(trainer, slots, _record_run(ws.runs, data.name), owner_alive,
+                                       limits.session_timeout).start()
+    _remember()
+    return True
+
+
+def continue_by(config) -> tuple[int, str]:
+    """How far Continue trains with these settings: (epochs or iterations, "epoch" or "iteration")."""
+    if config.batch_size is None:
+        return 1, "iteration"
+    return max(1, config.max_iter // 2), "epoch"
+
+
+def can_continue() -> bool:
+    """True if this tab has a model trained here that Continue can train further."""
+    return st.session_state.get("trainer") is not None and not training()
+
+
+def start_fast_preset(data):
+    return start_training(preset("fast"), data)
+
+
+def stop_training():
+    """Stop this tab's job after its current update (waiting up to 2 s for it to end)."""
+    job = st.session_state.get("job")
+    if job is not None:
+        job.stop()
+        job.join(2.0)

@@ -6,7 +6,7 @@ from pathlib import Path
 import pytest
 from streamlit.testing.v1 import AppTest, app_test
 
-from pages import common
+from playground import server as shared
 from test_pages import JOB_TIMEOUT, ServerPages, open_page, texts
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -22,9 +22,9 @@ def server(app_env, monkeypatch):
     def start(n, **env):
         for key, value in env.items():
             monkeypatch.setenv(f"MNIST_PLAYGROUND_{key.upper()}", str(value))
-        common._limits.clear()  # read the limits and make the slots afresh, as a new server would
-        common.training_slots.clear()
-        common._workspaces.clear()
+        shared._limits.clear()  # read the limits and make the slots afresh, as a new server would
+        shared.slots.clear()
+        shared.workspaces.clear()
         sessions.extend(AppTest.from_file(str(ROOT / "app.py"), default_timeout=30).run() for _ in range(n))
         return sessions[-n:]
 
@@ -34,9 +34,9 @@ def server(app_env, monkeypatch):
             at.session_state["job"].stop()
             at.session_state["job"].join(JOB_TIMEOUT)
     monkeypatch.undo()
-    common._limits.clear()
-    common.training_slots.clear()
-    common._workspaces.clear()
+    shared._limits.clear()
+    shared.slots.clear()
+    shared.workspaces.clear()
 
 
 def wait_until(condition, timeout=JOB_TIMEOUT):
@@ -117,7 +117,7 @@ def test_a_failing_training_is_reported_to_its_student_only_and_frees_the_slot(s
     job.trainer.y_train[7] = 12  # a fault in this student's training only: a label no output has
     job.join(JOB_TIMEOUT)
     assert job.state == "failed"
-    assert common.training_slots().counts() == (0, 0)
+    assert shared.slots().counts() == (0, 0)
     alice.run()
     [failed] = [e for e in texts(alice.error) if e.startswith("Training failed: ")]
     assert failed == "Training failed: IndexError, an error inside the server (its log has the details)."

@@ -17,7 +17,7 @@ from streamlit.testing.v1 import AppTest, app_test
 
 import mlp
 from mlp import data, download
-from pages import common
+from playground import server as shared
 from playground.canvas import PREFIX
 from test_classroom import server  # noqa: F401
 from test_insight_pages import saved, sidebar_status, upload
@@ -287,13 +287,13 @@ def no_data(tmp_path, monkeypatch):
     monkeypatch.delenv("MNIST_PLAYGROUND_DATA", raising=False)
     monkeypatch.setenv("MNIST_PLAYGROUND_CACHE", str(tmp_path / "cache"))
     monkeypatch.setattr(download, "TIMEOUTS", download.Timeouts(connect=2, read=2, per_file=60))
-    monkeypatch.setattr(common, "WAIT_FOR_DATA", 0.5)
+    monkeypatch.setattr(shared, "WAIT_FOR_DATA", 0.5)
     monkeypatch.setattr(app_test, "PagesManager", ServerPages)
-    common.data_sets.clear()  # a fresh server: nothing loaded yet
+    shared.data_sets.clear()  # a fresh server: nothing loaded yet
     yield start
     for mirror in mirrors:
         mirror.close()
-    common.data_sets.clear()
+    shared.data_sets.clear()
 
 
 def visit(page="home"):
@@ -307,7 +307,7 @@ def visit(page="home"):
 def test_a_mirror_that_never_answers_holds_no_page(no_data):
     mirror = no_data()
     alice = visit()  # the first visitor starts the download
-    load = common.data_sets().request("mnist")
+    load = shared.data_sets().request("mnist")
     [bar] = alice.get("progress")
     assert bar.proto.text.startswith("Downloading MNIST train-images-idx3-ubyte.gz (1/4) from 127.0.0.1")
     assert not load.done.is_set()  # the page came back while the download still hangs
@@ -331,7 +331,7 @@ def test_a_slow_download_shows_how_far_it_is_then_the_data(no_data, shared_data_
                                             for f in data.FILES})  # the shared copies are compressed anew
     no_data(folder=folder, rate=2e6)  # 11 MB at 2 MB/s
     alice = visit()
-    load = common.data_sets().request("mnist")
+    load = shared.data_sets().request("mnist")
     shown = alice.get("progress")[0].proto.text
     assert re.fullmatch(r"Downloading MNIST .* · \d+%", shown) and not load.done.is_set(), shown
     assert load.done.wait(JOB_TIMEOUT) and load.error is None

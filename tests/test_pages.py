@@ -26,7 +26,7 @@ class ServerPages(PagesManager):
     """The pages as a running server knows them once app.py has called st.navigation.
 
     AppTest starts each run like a freshly started server, which runs a file of pages/ on its own
-    first; the page then reruns itself through app.py (pages.common.through_app), and that rerun
+    first; the page then reruns itself through app.py (playground.frame.through_app), and that rerun
     drops a button press. A real server does this only once, on its very first run.
     """
 

@@ -1,9 +1,10 @@
-"""Each browser's workspace on a shared server: found by its key only, kept within bounds."""
+"""Each browser's workspace on a shared server (playground.workspaces): found by its key only,
+kept within bounds."""
 import numpy as np
 import pytest
 
 from mlp import MLP
-from playground.session import Workspaces, new_key, valid_key
+from playground.workspaces import Workspaces, new_key, valid_key
 
 MB = 2**20
 
