@@ -1,14 +1,14 @@
-"""The Gallery page under AppTest on the real MNIST copy: the grid, its controls, a model's guesses."""
+"""The Gallery page under AppTest: the grid of samples, its controls, a model's guesses."""
 import re
-from pathlib import Path
 
 import pytest
 from streamlit.testing.v1 import AppTest
 
 from mlp import Trainer, preset
 from mlp.analysis import predict_all, sample
+from tests.pages.helpers import ROOT
 
-ROOT = Path(__file__).resolve().parents[1]
+
 GUESS = re.compile(r"^(\d) (✓|→ (\d) ✗)$")
 
 

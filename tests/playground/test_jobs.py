@@ -1,12 +1,15 @@
-"""Training jobs and the server's admission queue: order, waiting times, failures, gone owners."""
+"""Training jobs and the queue (playground.jobs): order, waiting times, failures, gone owners, memory."""
 import threading
 import time
 
 import numpy as np
 import pytest
 
-from playground.jobs import Slots, TrainingJob
+import mlp
 from mlp.train import TrainConfig, Trainer
+from playground.jobs import Slots, TrainingJob
+
+JOB_TIMEOUT = 120  # seconds: training threads share a busy machine
 
 
 @pytest.fixture(scope="module")
@@ -179,3 +182,20 @@ def test_an_owner_away_for_less_than_the_timeout_keeps_the_job(small):
     job.stop()
     job.join(10)
     assert job.state == "stopped" and job.message is None
+
+
+def test_a_waiting_training_holds_no_weights_and_an_ended_one_no_batch(mnist):
+    from playground.jobs import Slots, TrainingJob
+
+    slots = Slots(1)
+    config = mlp.preset("notebook", train_size=5000, max_iter=3)  # full batch: 5000 x 784 floats
+    first, second = mlp.Trainer(config, mnist), mlp.Trainer(config, mnist)
+    labels = second.nbytes
+    assert labels <= 5000 * 16  # the labels and the rows of the subset: no weights while queued
+    jobs = [TrainingJob(t, slots).start() for t in (first, second)]
+    for job in jobs:
+        job.join(JOB_TIMEOUT)
+        assert job.state == "finished"
+    weights = 4 * first.model.params.nbytes  # model, snapshot and nothing else for plain SGD
+    assert first.nbytes < labels + weights + 5000 * 784  # the 15.7 MB float batch is gone
+    assert first._X_full is None

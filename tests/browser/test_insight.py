@@ -1,7 +1,4 @@
-"""Evaluate, Inspect and Compare runs in a real browser, and settings that come in a shared link.
-
-Set MNIST_PLAYGROUND_SCREENSHOTS=docs to save full-page screenshots of the three pages into docs/.
-"""
+"""Evaluate, Inspect and Compare runs in a real browser; a shared link on a fresh server; bad model files."""
 import io
 import json
 import re
@@ -10,12 +7,12 @@ import numpy as np
 import pytest
 from playwright.sync_api import expect
 
-import strokes
 from mlp import MLP
-from test_browser import (ROOT, SHOTS, browser_context_args, button, draw, main,  # noqa: F401
-                          no_exception, on_failure_screenshot, open_app, slider)
+from tests import strokes
+from tests.browser.helpers import ROOT, SHOTS, button, draw, main, no_exception, open_app, slider
 
 pytestmark = pytest.mark.browser
+
 
 TRACES = ".js-plotly-plot .scatterlayer .trace"
 LEGEND = ".js-plotly-plot .legend .traces"

@@ -1,13 +1,14 @@
-"""Students in real browser tabs: the queue of a server that trains one model at a time, and what
-a reload or a copied address gives."""
+"""Students in real browser tabs: a one-slot server's queue, and what a reload or a copied address gives."""
 import re
 
 import pytest
 from playwright.sync_api import expect
 
-from test_browser import TIMEOUT, button, main, no_exception, snapshot, wait_for_points, wait_for_update_above
+from tests.browser.helpers import (TIMEOUT, button, main, no_exception, snapshot, wait_for_points,
+                                   wait_for_update_above)
 
 pytestmark = pytest.mark.browser
+
 
 LINK = "/train?preset=fast&images=10000&epochs=50"  # long enough to be still training when the other comes
 
@@ -28,7 +29,8 @@ def open_train(context, server):
     return page
 
 
-def test_the_second_student_waits_in_the_queue_and_trains_once_the_first_tab_is_closed(browser, one_slot_server):
+def test_the_second_student_waits_in_the_queue_and_trains_once_the_first_tab_is_closed(browser,
+                                                                                     one_slot_server):
     expect.set_options(timeout=TIMEOUT)
     alice_tab = browser.new_context(viewport={"width": 1400, "height": 950})
     bob_tab = browser.new_context(viewport={"width": 1400, "height": 950})

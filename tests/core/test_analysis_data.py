@@ -1,4 +1,4 @@
-"""Browsing helpers: seeded samples, class counts, mean images, upscaling, a model's mistakes."""
+"""mlp.analysis on data sets: seeded samples, class counts, mean images, upscaling, a model's mistakes."""
 import numpy as np
 import pytest
 

@@ -1,5 +1,4 @@
-"""Each browser's workspace on a shared server (playground.workspaces): found by its key only,
-kept within bounds."""
+"""Each browser's workspace on a shared server (playground.workspaces): found by its key, bounded."""
 import numpy as np
 import pytest
 

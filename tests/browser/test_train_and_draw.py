@@ -1,27 +1,18 @@
-"""The app in a real browser: Debian's chromium driven by Playwright against `streamlit run app.py`.
-
-Set MNIST_PLAYGROUND_SCREENSHOTS=docs to save a screenshot of each page into docs/ on the way.
-"""
-import os
+"""Train and Draw in a real browser: a run watched and stopped, the full data set, drawn digits, no data."""
 import re
 import time
-from pathlib import Path
 
 import pytest
 from playwright.sync_api import expect
 
-import strokes
+from tests import strokes
+from tests.browser.helpers import (POINTS_JS, button, draw, main, no_exception, open_app, slider, snapshot,
+                                   update_number, wait_for_points, wait_for_update_above)
 
 pytestmark = pytest.mark.browser
 
-ROOT = Path(__file__).resolve().parents[1]
-SHOTS = os.environ.get("MNIST_PLAYGROUND_SCREENSHOTS")
-TIMEOUT = 120_000    # ms, for ordinary waits: this machine may be busy with other work
+
 TRAINING = 900_000   # ms, for a whole training run on the full data set (minutes on a busy machine)
-MAIN = '[data-testid="stMainBlockContainer"]'
-# The points on the fullest chart: while training, the last curves are drawn over the ones before.
-POINTS_JS = """() => Math.max(0, ...Array.from(document.querySelectorAll('.js-plotly-plot'),
-                                           chart => chart.querySelectorAll('.scatterlayer .point').length))"""
 # From now on, count the animation frames in which no chart with points shows, and the charts drawn.
 WATCH_CHART_JS = """() => {
     const watch = window.chartWatch = {blank: 0, frames: 0, drawn: new Set()};
@@ -29,7 +20,8 @@ WATCH_CHART_JS = """() => {
         let shown = false;
         for (const chart of document.querySelectorAll('.js-plotly-plot')) {
             watch.drawn.add(chart);
-            shown ||= chart.getBoundingClientRect().height > 100 && getComputedStyle(chart).visibility !== 'hidden'
+            shown ||= chart.getBoundingClientRect().height > 100
+                       && getComputedStyle(chart).visibility !== 'hidden'
                        && chart.querySelector('.scatterlayer .point') !== null;
         }
         watch.frames += 1;
@@ -39,62 +31,11 @@ WATCH_CHART_JS = """() => {
     look();
 }"""
 
-# The update number in the Train page's progress text ("running: update 1,234 of 3,752 · ..."), or -1.
-UPDATE_JS = f"""() => {{
-    const bar = document.querySelector('{MAIN} [data-testid="stProgress"]');
-    const m = bar && bar.innerText.match(/update ([\\d,]+) of/);
-    return m ? parseInt(m[1].replace(/,/g, ''), 10) : -1;
-}}"""
-
-
-@pytest.fixture(scope="session")
-def browser_context_args(browser_context_args):
-    return {**browser_context_args, "viewport": {"width": 1400, "height": 950}}
-
-
-@pytest.fixture(autouse=True)
-def on_failure_screenshot(page, request):
-    """Keep a screenshot of the page in test-results/<test name>.png when the test failed."""
-    page.set_default_timeout(TIMEOUT)
-    expect.set_options(timeout=TIMEOUT)
-    yield
-    rep = getattr(request.node, "rep_call", None)
-    if rep is not None and rep.failed:
-        name = re.sub(r"[^\w.-]+", "_", request.node.name)
-        page.screenshot(path=str(ROOT / "test-results" / f"{name}.png"), full_page=True)
-
-
-def main(page):
-    return page.locator(MAIN)
-
-
-def no_exception(page):
-    expect(page.get_by_test_id("stException")).to_have_count(0)
-
-
-def snapshot(page, name, full_page=True):
-    """Save a screenshot of the page as <MNIST_PLAYGROUND_SCREENSHOTS>/<name>.png, if that is set."""
-    if SHOTS:
-        folder = ROOT / SHOTS
-        folder.mkdir(parents=True, exist_ok=True)
-        page.mouse.move(0, 0)  # no hover effects or tooltips
-        page.screenshot(path=str(folder / f"{name}.png"), full_page=full_page)
-
-
-def open_app(page, server):
-    page.goto(server.url)
-    expect(page.get_by_test_id("stApp")).to_have_attribute("data-test-connection-state", "CONNECTED")
-    expect(page.get_by_role("heading", name="MNIST Playground")).to_be_visible()
-
 
 def go_to(page, title, url_path, heading=None):
     page.get_by_test_id("stSidebarNav").get_by_role("link", name=title).click()
     expect(page).to_have_url(re.compile(rf"/{url_path}(\?.*)?$"))
     expect(main(page).get_by_role("heading", name=heading or title, exact=True)).to_be_visible()
-
-
-def slider(page, label):
-    return main(page).get_by_role("group", name=label, exact=True).get_by_role("slider")
 
 
 def press(page, label, key, times=1):
@@ -104,43 +45,6 @@ def press(page, label, key, times=1):
     for _ in range(times):
         page.keyboard.press(key)
     return slider_
-
-
-def button(page, name):
-    return main(page).get_by_role("button", name=name, exact=True)
-
-
-def update_number(page):
-    return page.evaluate(UPDATE_JS)
-
-
-def wait_for_update_above(page, n, timeout=TIMEOUT):
-    page.wait_for_function(f"({UPDATE_JS})() > {n}", timeout=timeout)
-    return update_number(page)
-
-
-def wait_for_points(page, n, timeout=TIMEOUT):
-    """Wait until the chart has at least ``n`` points; return the count seen then (counting again
-    later could catch Plotly in the middle of a redraw, with no points at all)."""
-    found = page.wait_for_function(f"""() => {{
-        const count = ({POINTS_JS})();
-        return count >= {n} ? count : 0;
-    }}""", timeout=timeout)
-    return found.json_value()
-
-
-def draw(page, digit_strokes):
-    """Draw strokes on the canvas with the mouse, pressing the button down for each stroke."""
-    canvas = page.locator("canvas.upper-canvas")
-    expect(canvas).to_be_visible()
-    box = canvas.bounding_box()
-    x0, y0 = box["x"], box["y"]
-    for stroke in digit_strokes:
-        page.mouse.move(x0 + stroke[0][0], y0 + stroke[0][1])
-        page.mouse.down()
-        for x, y in stroke[1:]:
-            page.mouse.move(x0 + x, y0 + y)
-        page.mouse.up()
 
 
 def test_train_watch_the_chart_grow_leave_come_back_and_stop(page, app_server):

@@ -1,5 +1,4 @@
-"""Training: optimizers, the Trainer (stopping, resuming, records), presets, divergence, real curves."""
-import json
+"""Training (mlp.optim, mlp.train): optimizers, the Trainer (stopping, resuming, records), real curves."""
 import math
 from dataclasses import asdict, fields
 
@@ -7,7 +6,7 @@ import numpy as np
 import pytest
 
 from mlp.optim import OPTIMIZERS, SGD, Adam, make_optimizer
-from mlp.train import PRESETS, Progress, TrainConfig, Trainer, TrainingDiverged, evaluate, preset
+from mlp.train import Progress, TrainConfig, Trainer, TrainingDiverged, evaluate, preset
 
 
 @pytest.fixture(scope="module")
@@ -223,26 +222,6 @@ def test_divergence_stops_with_a_message_and_keeps_good_weights(mnist):
     assert np.all(np.isfinite(trainer.model.params))
     np.testing.assert_array_equal(trainer.model.params, trainer.snapshot.params)
     assert np.all(np.isfinite(trainer.model.predict_proba(mnist.x_test[:10].reshape(10, -1) / 255)))
-
-
-# ----------------------------------------------------------------------------
-# configs and presets
-
-
-@pytest.mark.parametrize("cfg", [*PRESETS.values(), config(train_size=300, max_steps=7, log_every=2)])
-def test_config_dict_round_trip(cfg):
-    d = cfg.to_dict()
-    assert json.loads(json.dumps(d)) == d
-    assert TrainConfig.from_dict(d) == cfg
-    assert TrainConfig.from_dict({**d, "not_a_field": 1}) == cfg
-
-
-def test_preset_overrides_and_unknown_name():
-    p = preset("notebook", max_iter=30)
-    assert p.max_iter == 30 and p.batch_size is None and p.init == "notebook"
-    assert PRESETS["notebook"].max_iter == 500
-    with pytest.raises(ValueError, match="unknown preset 'nope'"):
-        preset("nope")
 
 
 # ----------------------------------------------------------------------------

@@ -1,0 +1,86 @@
+"""Helpers of the real-browser tests: the pages, their sliders and buttons, waits, drawing, screenshots."""
+import os
+from pathlib import Path
+
+from playwright.sync_api import expect
+
+ROOT = Path(__file__).resolve().parents[2]
+# MNIST_PLAYGROUND_SCREENSHOTS=docs saves a screenshot of each page into docs/ on the way
+SHOTS = os.environ.get("MNIST_PLAYGROUND_SCREENSHOTS")
+TIMEOUT = 120_000    # ms, for ordinary waits: this machine may be busy with other work
+MAIN = '[data-testid="stMainBlockContainer"]'
+# The points on the fullest chart: while training, the last curves are drawn over the ones before.
+POINTS_JS = """() => Math.max(0, ...Array.from(document.querySelectorAll('.js-plotly-plot'),
+                                           chart => chart.querySelectorAll('.scatterlayer .point').length))"""
+
+
+# The update number in the Train page's progress text ("running: update 1,234 of 3,752 · ..."), or -1.
+UPDATE_JS = f"""() => {{
+    const bar = document.querySelector('{MAIN} [data-testid="stProgress"]');
+    const m = bar && bar.innerText.match(/update ([\\d,]+) of/);
+    return m ? parseInt(m[1].replace(/,/g, ''), 10) : -1;
+}}"""
+
+
+def main(page):
+    return page.locator(MAIN)
+
+
+def no_exception(page):
+    expect(page.get_by_test_id("stException")).to_have_count(0)
+
+
+def snapshot(page, name, full_page=True):
+    """Save a screenshot of the page as <MNIST_PLAYGROUND_SCREENSHOTS>/<name>.png, if that is set."""
+    if SHOTS:
+        folder = ROOT / SHOTS
+        folder.mkdir(parents=True, exist_ok=True)
+        page.mouse.move(0, 0)  # no hover effects or tooltips
+        page.screenshot(path=str(folder / f"{name}.png"), full_page=full_page)
+
+
+def open_app(page, server):
+    page.goto(server.url)
+    expect(page.get_by_test_id("stApp")).to_have_attribute("data-test-connection-state", "CONNECTED")
+    expect(page.get_by_role("heading", name="MNIST Playground")).to_be_visible()
+
+
+def slider(page, label):
+    return main(page).get_by_role("group", name=label, exact=True).get_by_role("slider")
+
+
+def button(page, name):
+    return main(page).get_by_role("button", name=name, exact=True)
+
+
+def update_number(page):
+    return page.evaluate(UPDATE_JS)
+
+
+def wait_for_update_above(page, n, timeout=TIMEOUT):
+    page.wait_for_function(f"({UPDATE_JS})() > {n}", timeout=timeout)
+    return update_number(page)
+
+
+def wait_for_points(page, n, timeout=TIMEOUT):
+    """Wait until the chart has at least ``n`` points; return the count seen then (counting again
+    later could catch Plotly in the middle of a redraw, with no points at all)."""
+    found = page.wait_for_function(f"""() => {{
+        const count = ({POINTS_JS})();
+        return count >= {n} ? count : 0;
+    }}""", timeout=timeout)
+    return found.json_value()
+
+
+def draw(page, digit_strokes):
+    """Draw strokes on the canvas with the mouse, pressing the button down for each stroke."""
+    canvas = page.locator("canvas.upper-canvas")
+    expect(canvas).to_be_visible()
+    box = canvas.bounding_box()
+    x0, y0 = box["x"], box["y"]
+    for stroke in digit_strokes:
+        page.mouse.move(x0 + stroke[0][0], y0 + stroke[0][1])
+        page.mouse.down()
+        for x, y in stroke[1:]:
+            page.mouse.move(x0 + x, y0 + y)
+        page.mouse.up()
