@@ -6,6 +6,10 @@ import threading
 from dataclasses import asdict, dataclass, field
 from itertools import count
 
+from mlp.config import KNOB, KNOBS, N_CLASSES, N_INPUTS
+
+RATE = KNOB["learning_rate_init"]
+
 
 @dataclass
 class Run:
@@ -27,13 +31,14 @@ class Run:
         return self.history[-1].elapsed if self.history else 0.0
 
     def summary(self) -> dict:
-        """One row of the runs table."""
+        """One row of the runs table: how it went, then a column per knob (mlp.config.KNOBS)."""
         c = self.config
-        return {"run": self.label, "test accuracy": self.test_accuracy, "epochs": round(self.history[-1].epoch, 2)
-                if self.history else 0, "seconds": round(self.seconds, 1), "parameters": self.n_params,
-                "layers": "-".join(map(str, [784, *c["hidden_layer_sizes"], 10])), "optimizer": c["solver"],
-                "learning rate": c["learning_rate_init"], "batch": c["batch_size"] or "full",
-                "state": self.state, "dataset": self.dataset}
+        row = {"run": self.label, "test accuracy": self.test_accuracy,
+               "epochs trained": round(self.history[-1].epoch, 2) if self.history else 0,
+               "seconds": round(self.seconds, 1), "parameters": self.n_params,
+               "layers": "-".join(map(str, [N_INPUTS, *c["hidden_layer_sizes"], N_CLASSES]))}
+        row.update({k.label.lower(): k.offer(c.get(k.name)) for k in KNOBS if k.widget != "layers"})
+        return {**row, "state": self.state, "dataset": self.dataset}
 
     def history_csv(self) -> str:
         """The run's progress records as CSV, one row per record."""
@@ -65,7 +70,7 @@ class RunHistory:
         with self._lock:
             i = next(self._ids)
             label = f"#{i} {' '.join(map(str, config['hidden_layer_sizes']))} · {config['solver']} · " \
-                    f"lr {config['learning_rate_init']:g}"
+                    f"lr {RATE.show(config['learning_rate_init'])}"
             run = Run(i, label, dataset, dict(config), list(history), state, model.n_params, model)
             self._runs.append(run)
             del self._runs[:-self.max_runs]

@@ -7,6 +7,7 @@ import threading
 import pytest
 
 from mlp import MLP, Progress, Trainer, preset
+from mlp.config import KNOBS
 from playground.runs import Run, RunHistory
 
 
@@ -121,18 +122,21 @@ def test_summary_row():
     run = runs.add("fashion-mnist", config((256, 32), solver="momentum", lr=0.01, batch=None),
                    [progress(1, 0.7), progress(2, 0.8, epoch=2.0)], "stopped", model((256, 32)))
     row = run.summary()
-    assert row == {"run": "#1 256 32 · momentum · lr 0.01", "test accuracy": 0.8, "epochs": 2.0,
+    assert row == {"run": "#1 256 32 · momentum · lr 0.01", "test accuracy": 0.8, "epochs trained": 2.0,
                    "seconds": 0.5, "parameters": model((256, 32)).n_params, "layers": "784-256-32-10",
-                   "optimizer": "momentum", "learning rate": 0.01, "batch": "full", "state": "stopped",
-                   "dataset": "fashion-mnist"}
+                   "learning rate": 0.01, "batch size": "full", "epochs": 8, "optimizer": "momentum",
+                   "activation": "relu", "learning-rate schedule": "cosine", "l2 penalty (alpha)": 0.0,
+                   "dropout": 0.0, "initialisation": "he", "random seed": 0, "training images": 60000,
+                   "state": "stopped", "dataset": "fashion-mnist"}
+    assert list(row)[6:-2] == [k.label.lower() for k in KNOBS[1:]]  # a column per knob, in their order
     assert run.test_accuracy == 0.8 and run.seconds == 0.5
-    assert add(runs).summary()["batch"] == 128
+    assert add(runs).summary()["batch size"] == 128
 
 
 def test_a_run_without_history():
     run = Run(1, "#1", "mnist", config(), [], "stopped", 10)
     assert run.test_accuracy != run.test_accuracy  # NaN
-    assert run.seconds == 0.0 and run.summary()["epochs"] == 0
+    assert run.seconds == 0.0 and run.summary()["epochs trained"] == 0
     assert list(csv.reader(io.StringIO(run.history_csv()))) == [["step"]]
 
 
