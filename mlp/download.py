@@ -50,18 +50,6 @@ class Timeouts:
     per_file: float = 180.0  # for one whole file, however slowly the bytes come
 
 
-TIMEOUTS = Timeouts()  # the default of `load_dataset(timeouts=...)`; a server may replace it
-
-
-@dataclass(frozen=True)
-class Timeouts:
-    """How long a download may wait, in seconds."""
-
-    connect: float = 5.0     # to open the connection to a mirror
-    read: float = 15.0       # for the mirror's next bytes (its first answer, or more of the file)
-    per_file: float = 180.0  # for one whole file, however slowly the bytes come
-
-
 TIMEOUTS = Timeouts()  # the default of `download(timeouts=...)`; a server may replace it
 
 

@@ -29,6 +29,12 @@ def open_train(context, server):
     return page
 
 
+def stop(page):
+    """Press Stop and see the training stop."""
+    button(page, "Stop training").click()
+    expect(main(page).get_by_text(re.compile(r"^Stopped at update [\d,]+\."))).to_be_visible()
+
+
 def test_the_second_student_waits_in_the_queue_and_trains_once_the_first_tab_is_closed(browser,
                                                                                      one_slot_server):
     expect.set_options(timeout=TIMEOUT)
@@ -55,8 +61,7 @@ def test_the_second_student_waits_in_the_queue_and_trains_once_the_first_tab_is_
         wait_for_points(bob, 2)  # the curves grow
         expect(bob.get_by_text(re.compile(r"^Model: training"))).to_be_visible()
         no_exception(bob)
-        button(bob, "Stop training").click()
-        expect(main(bob).get_by_text(re.compile(r"^Stopped at update [\d,]+\."))).to_be_visible()
+        stop(bob)
     finally:
         alice_tab.close()
         bob_tab.close()
@@ -87,8 +92,7 @@ def test_a_reload_keeps_a_running_training_and_its_address_gives_a_stranger_noth
         expect(button(other, "Stop training")).to_be_disabled()
         no_exception(other)
 
-        button(page, "Stop training").click()
-        expect(main(page).get_by_text(re.compile(r"^Stopped at update [\d,]+\."))).to_be_visible()
+        stop(page)
     finally:
         mine.close()
         stranger.close()

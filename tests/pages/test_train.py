@@ -325,13 +325,18 @@ def test_a_training_of_days_is_refused(server):
                     r"\(at most 600 s; ", refusal), refusal
 
 
-def test_continue_cannot_grow_a_run_past_the_limits(server):
-    [at] = server(1, max_epochs=3)
+def train_on_1000_images(at, epochs):
+    """Train the fast preset on 1,000 images for ``epochs`` from the Train page, to the end."""
     open_page(at, "train")
     at.select_slider(key="train_size").set_value(1000).run()
-    at.slider(key="max_iter").set_value(2).run()
+    at.slider(key="max_iter").set_value(epochs).run()
     at.button(key="train").click().run()
     wait_for_job(at)
+
+
+def test_continue_cannot_grow_a_run_past_the_limits(server):
+    [at] = server(1, max_epochs=3)
+    train_on_1000_images(at, epochs=2)
     assert at.button(key="continue").label == "Continue +1 epoch"
     at.button(key="continue").click().run()
     trainer = wait_for_job(at).trainer
@@ -345,11 +350,7 @@ def test_continue_cannot_grow_a_run_past_the_limits(server):
 
 def test_continue_is_bounded_in_time_too(server):
     [at] = server(1, max_job_seconds=1)
-    open_page(at, "train")
-    at.select_slider(key="train_size").set_value(1000).run()
-    at.slider(key="max_iter").set_value(1).run()
-    at.button(key="train").click().run()
-    wait_for_job(at)
+    train_on_1000_images(at, epochs=1)
     at.slider(key="max_iter").set_value(50).run()  # Continue +25 epochs: about 2 s
     at.button(key="continue").click().run()
     assert not at.session_state["job"].alive
