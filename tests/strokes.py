@@ -67,7 +67,118 @@ def four():
     return [_resample(first), _resample(second)]
 
 
-DIGITS = {0: zero, 1: one, 3: three, 4: four, 7: seven}
+def _line(*points):
+    return _resample(points)
+
+
+def one_serif():
+    """A 1 with a flag at the top and a base bar: the flag and the stem in one stroke, then the bar."""
+    stem = [(110, 82), (150, 44), (146, 232)]
+    return [_resample(stem), _line((104, 234), (190, 232))]
+
+
+def one_flag():
+    """A 1 with a long flag at the top and no base, the stem leaning a little."""
+    t = np.linspace(0, 1, 20)
+    flag = list(zip(100 + 58 * t, 96 - 52 * t - 6 * np.sin(np.pi * t)))
+    stem = [(158 - 16 * u, 44 + 192 * u) for u in np.linspace(0, 1, 40)]
+    return [_resample(flag + stem[1:])]
+
+
+def two():
+    """A hook over the top, a diagonal down to the left, and a flat base, in one stroke."""
+    hook = _arc(140, 100, 56, 52, 200, 380, n=60)
+    x0, y0 = hook[-1]
+    neck = [(x0 - (x0 - 82) * u, y0 + (230 - y0) * u ** 1.2) for u in np.linspace(0, 1, 40)]
+    return [_resample(hook + neck[1:] + [(206, 226)])]
+
+
+def two_loop():
+    """A 2 with a small loop where the diagonal meets the base."""
+    hook = _arc(140, 96, 54, 50, 200, 390, n=60)
+    x0, y0 = hook[-1]
+    neck = [(x0 - (x0 - 92) * u, y0 + (222 - y0) * u) for u in np.linspace(0, 1, 30)]
+    loop = _arc(98, 210, 20, 16, -60, 240, n=40)
+    return [_resample(hook + neck[1:] + loop + [(150, 222), (208, 218)])]
+
+
+def five():
+    """A short downstroke, a round belly opening to the left, then the top bar as a second stroke."""
+    belly = _arc(136, 172, 60, 56, -140, 150, n=80)
+    down = [(96, 52), (92, 126)]
+    bar = [(98, 52), (196, 48)]
+    return [_resample(down + belly), _resample(bar)]
+
+
+def six():
+    """From the top right down the left side, then round into a closed loop at the bottom."""
+    t = np.linspace(0, 1, 40)
+    lead = list(zip(178 - 94 * t - 12 * np.sin(np.pi * t), 44 + 140 * t))
+    loop = _arc(136, 184, 52, 48, 180, -150, n=80)
+    return [_resample(lead + loop[1:])]
+
+
+def eight():
+    """A figure of eight in one stroke: down through the middle from the top and back up."""
+    t = np.linspace(0, 2 * np.pi, 160)
+    y = -np.cos(t)
+    x = 140 + 50 * np.sin(2 * t) * np.where(y < 0, 0.8, 1.0)
+    y = np.where(y < 0, 132 + 86 * y, 132 + 102 * y)
+    return [_resample(list(zip(x, y)))]
+
+
+def nine():
+    """A closed loop drawn anticlockwise from its right side, then a straight tail down."""
+    loop = _arc(132, 94, 50, 46, 0, -360, n=90)
+    return [_resample(loop + [(182, 94), (176, 236)])]
+
+
+def nine_curved():
+    """A loop and a tail that curves down and back to the left at the bottom."""
+    loop = _arc(134, 92, 48, 44, 10, -350, n=90)
+    t = np.linspace(0, 1, 40)
+    tail = list(zip(181 - 10 * t - 60 * t ** 4, 100 + 134 * t))
+    return [_resample(loop + tail)]
+
+
+def four_closed():
+    """A closed four: a diagonal from the top of the stem down to the left and across, then the stem."""
+    return [_line((168, 46), (72, 164), (210, 164)), _line((168, 46), (166, 236))]
+
+
+def seven_crossed():
+    """A 7 with a bar across the middle of its stem, as many European writers make it."""
+    return seven() + [_line((112, 146), (186, 144))]
+
+
+def seven_hooked():
+    """A 7 whose top starts with a short downward hook and whose leg is nearly straight."""
+    bar = [(80, 82), (84, 60), (200, 58)]
+    return [_resample(bar + [(150, 236)])]
+
+
+DIGITS = {0: zero, 1: one, 2: two, 3: three, 4: four, 5: five, 6: six, 7: seven, 8: eight, 9: nine}
+
+# every style of every digit: name -> (the digit it is, the function that draws it)
+STYLES = {
+    "zero": (0, zero),
+    "one": (1, one),
+    "one_serif": (1, one_serif),
+    "one_flag": (1, one_flag),
+    "two": (2, two),
+    "two_loop": (2, two_loop),
+    "three": (3, three),
+    "four": (4, four),
+    "four_closed": (4, four_closed),
+    "five": (5, five),
+    "six": (6, six),
+    "seven": (7, seven),
+    "seven_crossed": (7, seven_crossed),
+    "seven_hooked": (7, seven_hooked),
+    "eight": (8, eight),
+    "nine": (9, nine),
+    "nine_curved": (9, nine_curved),
+}
 
 
 def render(strokes, width=20, size=SIZE):
@@ -77,7 +188,7 @@ def render(strokes, width=20, size=SIZE):
     r = width / 2
     for stroke in strokes:
         pen.line(stroke, fill=(255, 255, 255, 255), width=width, joint="curve")
-        for x, y in (stroke[0], stroke[-1]):
+        for x, y in stroke:  # a round pen at every point: no notches between short segments
             pen.ellipse((x - r, y - r, x + r, y + r), fill=(255, 255, 255, 255))
     return np.asarray(img)
 

@@ -72,12 +72,15 @@ def test_a_half_transparent_canvas_fades_the_ink_and_a_gray_image_works_too():
     np.testing.assert_allclose(canvas_to_mnist(rgba), canvas_to_mnist(gray), atol=1e-6)
 
 
-def test_the_test_strokes_give_digit_shapes_of_mnist_size():
-    for digit, strokes_of in strokes.DIGITS.items():
-        image = canvas_to_mnist(strokes.render(strokes_of()))
-        assert max(ink_box(image)) == 20, digit
+@pytest.mark.parametrize("width", [8, 20, 40])
+def test_the_test_strokes_give_digit_shapes_of_mnist_size(width):
+    assert set(strokes.DIGITS) == set(range(10))
+    assert {label for label, _ in strokes.STYLES.values()} == set(range(10))
+    for name, (label, strokes_of) in strokes.STYLES.items():
+        image = canvas_to_mnist(strokes.render(strokes_of(), width=width))
+        assert max(ink_box(image)) == 20, name
         cy, cx = centre_of_mass(image)
-        assert abs(cy - 14) <= 0.5 and abs(cx - 14) <= 0.5, digit
+        assert abs(cy - 14) <= 0.5 and abs(cx - 14) <= 0.5, name
     one = canvas_to_mnist(strokes.render(strokes.DIGITS[1]()))
     rows, cols = ink_box(one)
     assert rows == 20 and cols < 12  # a 1 stays narrow: the box keeps its aspect ratio
