@@ -27,3 +27,21 @@ def log_loss(y_true, proba) -> float:
     proba = np.asarray(proba)
     p = proba[np.arange(len(y_true)), np.asarray(y_true)]
     return float(-np.mean(np.log(np.maximum(p, np.finfo(proba.dtype).tiny))))
+
+
+def coverage_curve(y_true, proba, thresholds):
+    """Return (coverage, accuracy) of a classifier that answers only when it is sure enough.
+
+    For each threshold t, a sample is answered when its top probability is at least t. Coverage is
+    the share of samples answered, accuracy the share of right answers among them (NaN when none
+    is answered). Both are ndarrays of shape (len(thresholds),).
+    """
+    proba = np.asarray(proba)
+    confidence, right = proba.max(axis=1), proba.argmax(axis=1) == np.asarray(y_true)
+    order = np.argsort(-confidence, kind="stable")           # the most confident first
+    ranked = confidence[order]
+    hits = np.concatenate([[0], np.cumsum(right[order])])    # right answers among the k most confident
+    t = np.asarray(thresholds, dtype=ranked.dtype)
+    answered = np.searchsorted(-ranked, -t, side="right")    # how many have confidence >= t
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return answered / max(len(ranked), 1), hits[answered] / answered

@@ -4,7 +4,7 @@ import math
 import numpy as np
 import pytest
 
-from mlp.metrics import accuracy, confusion_matrix, log_loss, per_class_accuracy
+from mlp.metrics import accuracy, confusion_matrix, coverage_curve, log_loss, per_class_accuracy
 
 
 @pytest.mark.parametrize("y_true, y_pred, expected", [
@@ -73,3 +73,27 @@ def test_log_loss_of_a_zero_probability_is_large_but_finite():
     P = np.array([[0.0, 1.0], [0.5, 0.5]], np.float32)
     loss = log_loss(y, P)
     assert math.isfinite(loss) and loss > 40
+
+
+def test_coverage_curve_by_hand():
+    proba = np.array([[0.9, 0.1], [0.6, 0.4], [0.3, 0.7], [0.45, 0.55]])
+    labels = [0, 1, 1, 1]  # the 0.6 one is wrong
+    coverage, acc = coverage_curve(labels, proba, [0.0, 0.55, 0.6, 0.61, 0.95])
+    np.testing.assert_allclose(coverage, [1.0, 1.0, 0.75, 0.5, 0.0])
+    np.testing.assert_allclose(acc[:4], [0.75, 0.75, 2 / 3, 1.0])
+    assert math.isnan(acc[4])  # nothing answered, no accuracy
+
+
+def test_coverage_curve_matches_a_loop():
+    rng = np.random.default_rng(1)
+    proba = rng.dirichlet(np.ones(10) * 0.3, 400).astype(np.float32)
+    labels = rng.integers(0, 10, 400)
+    thresholds = np.linspace(0, 1, 21)
+    coverage, acc = coverage_curve(labels, proba, thresholds)
+    for t, c, a in zip(thresholds, coverage, acc):
+        kept = proba.max(axis=1) >= np.float32(t)
+        assert c == pytest.approx(kept.mean())
+        if kept.any():
+            assert a == pytest.approx(accuracy(labels[kept], proba[kept].argmax(axis=1)))
+    assert coverage[0] == 1.0 and acc[0] == pytest.approx(accuracy(labels, proba.argmax(axis=1)))
+    assert np.all(np.diff(coverage) <= 0)  # a higher threshold never answers more
