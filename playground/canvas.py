@@ -80,3 +80,18 @@ def png_header(raw: bytes) -> tuple[int, int, int, int]:
         raise CanvasImageError("the image's PNG header is damaged")
     width, height, depth, colour = struct.unpack(">IIBB", raw[16:26])
     return width, height, depth, colour
+
+
+def initial_drawing(image: np.ndarray) -> dict:
+    """A 28 x 28 uint8 image as a drawing the canvas can start from (its ``initial_drawing``).
+
+    Each lit pixel becomes a grey square of the canvas (10 x 10 pixels), in fabric.js's JSON, so
+    the image is part of what the canvas draws and sends back, and strokes can go over it.
+    """
+    image = np.asarray(image)
+    side = SIZE[0] // image.shape[1]
+    squares = [{"type": "Rect", "left": int(x) * side, "top": int(y) * side, "width": side, "height": side,
+                "fill": f"rgb({v},{v},{v})", "stroke": None, "strokeWidth": 0, "originX": "left",
+                "originY": "top", "selectable": False, "evented": False}
+               for (y, x), v in np.ndenumerate(image) if v]
+    return {"objects": squares}
