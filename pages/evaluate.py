@@ -4,7 +4,8 @@ import streamlit as st
 from mlp import analysis
 from playground import figures
 from mlp.analysis import upscale
-from mlp.metrics import accuracy, log_loss, per_class_accuracy
+from mlp.metrics import accuracy, coverage_curve, log_loss, per_class_accuracy
+from playground import unsure
 from playground.server import dataset
 from playground.session import for_model, require_model
 
@@ -70,6 +71,17 @@ for i in wrong:
     top = ", ".join(f"{data.classes[c]} {q:.0%}" for c, q in analysis.top_k(proba[i], 3))
     captions.append(f"true {data.classes[labels[i]]} · {top}")
 st.image(list(upscale(data.x_test[wrong], 3)), caption=captions, width=112)
+
+st.subheader("Answer only when sure")
+t = unsure.threshold()
+coverage, right = for_model(model, "coverage", lambda: coverage_curve(labels, proba, unsure.CURVE))
+(c,), (a,) = coverage_curve(labels, proba, [t])
+st.caption(f"On the Draw page the network says it is unsure when its top probability is below {t:.0%} "
+           "(a slider there). The higher the threshold, the fewer test images it answers, and usually the "
+           "more of those it gets right.")
+st.markdown(f"Unsure below **{t:.0%}**: it would answer **{c:.1%}** of the test images"
+            + (f" and get **{a:.2%}** of those right." if c else " (none)."))
+st.plotly_chart(figures.coverage_curve(coverage, right, unsure.CURVE, t, (c, a)), width="stretch")
 
 st.subheader("Robustness")
 st.caption("Accuracy on 2,000 test images as they get noisier, turned or moved.")

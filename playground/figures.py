@@ -145,3 +145,24 @@ def compare_runs(runs, metric="test_accuracy"):
                                  type="log" if "loss" in metric else "linear"),
                       legend=dict(orientation="h", y=-0.2))
     return fig
+
+
+def coverage_curve(coverage, accuracy, thresholds, current, at_current):
+    """Accuracy against coverage as the "unsure" threshold rises, the threshold in use marked.
+
+    ``at_current`` is the (coverage, accuracy) at the threshold ``current``.
+    """
+    line = go.Scatter(x=list(coverage), y=list(accuracy), customdata=list(thresholds), mode="lines",
+                      line=dict(color=TEST), name="test set",
+                      hovertemplate="unsure below %{customdata:.0%}: answers %{x:.1%}, "
+                                    "%{y:.2%} right<extra></extra>")
+    mark = go.Scatter(x=[at_current[0]], y=[at_current[1]], mode="markers", name=f"unsure below {current:.0%}",
+                      marker=dict(color=TRAIN, size=12, symbol="diamond"),
+                      hovertemplate="the Draw page: answers %{x:.1%}, %{y:.2%} right<extra></extra>")
+    fig = go.Figure([line, mark])
+    fig.update_layout(height=340, margin=dict(l=10, r=10, t=40, b=10),
+                      title=dict(text="Answer only when sure: coverage and accuracy", font=dict(size=14)),
+                      xaxis=dict(title="coverage (share of test images answered)", tickformat=".0%"),
+                      yaxis=dict(title="accuracy on those", tickformat=".1%"),
+                      legend=dict(orientation="h", y=-0.25))
+    return fig

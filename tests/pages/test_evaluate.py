@@ -1,11 +1,12 @@
-"""The Evaluate page under AppTest: scores, the confusion matrix and its cells, mistakes, robustness."""
+"""The Evaluate page under AppTest: scores, the confusion matrix and its cells, mistakes, the coverage
+curve of the Draw page's "unsure" threshold, robustness."""
 import numpy as np
 import pytest
 
 from mlp import analysis
-from mlp.metrics import log_loss
+from mlp.metrics import coverage_curve, log_loss
 from mlp.preprocess import to_float
-from tests.pages.helpers import array, charts, metrics, open_page, texts
+from tests.pages.helpers import array, chart_titled, charts, metrics, open_page, texts
 
 
 # ----------------------------------------------------------------------------
@@ -42,7 +43,8 @@ def test_evaluate_shows_the_scores_of_the_current_model(app, fast_trainer, mnist
                             "Test loss": f"{log_loss(mnist.y_test, test_proba):.4f}",
                             "Mistakes": f"{wrong:,} of 10,000"}
     assert [s.value for s in app.subheader] == ["Confusion matrix", "Accuracy per class",
-                                                "The most confident mistakes", "Robustness"]
+                                                "The most confident mistakes", "Answer only when sure",
+                                                "Robustness"]
 
 
 def test_evaluate_draws_the_confusion_matrix_and_the_accuracy_per_class(app, fast_trainer, mnist, test_proba):
@@ -205,3 +207,41 @@ def test_robustness_slider_sets_how_far_the_curve_goes(app, fast_trainer):
     amounts, accuracy = robustness_curve(app)
     np.testing.assert_allclose(amounts, np.linspace(0, 1, 9))
     assert accuracy[-1] < accuracy[4] < accuracy[0] and accuracy[-1] < accuracy[0] - 0.3
+
+
+# ----------------------------------------------------------------------------
+# answering only when sure: the coverage curve of the Draw page's threshold
+
+
+def test_evaluate_shows_the_coverage_curve_and_the_draw_pages_threshold(app, fast_trainer, mnist, test_proba):
+    open_page(app, "evaluate", trainer=fast_trainer)
+    fig = chart_titled(app, "Answer only when sure")
+    line, mark = fig["data"]
+    thresholds = np.linspace(0, 1, 101)
+    coverage, right = coverage_curve(mnist.y_test, test_proba, thresholds)
+    np.testing.assert_allclose(array(line["x"]), coverage)
+    np.testing.assert_allclose(array(line["y"])[coverage > 0], right[coverage > 0])
+    np.testing.assert_allclose(array(line["customdata"]), thresholds)
+    assert array(line["x"])[0] == 1.0
+    assert array(line["y"])[0] == pytest.approx(fast_trainer.history[-1].test_accuracy)
+    # the default threshold, 50 %, is marked
+    confident = test_proba.max(axis=1) >= np.float32(0.5)
+    assert mark["name"] == "unsure below 50%"
+    assert array(mark["x"])[0] == pytest.approx(confident.mean())
+    right_there = test_proba[confident].argmax(axis=1) == mnist.y_test[confident]
+    assert array(mark["y"])[0] == pytest.approx(right_there.mean())
+    [line_text] = [m for m in texts(app.markdown) if m.startswith("Unsure below **50%**: ")]
+    assert f"answer **{confident.mean():.1%}** of the test images" in line_text
+
+
+def test_the_threshold_set_on_the_draw_page_is_marked_on_the_curve(app, fast_trainer, test_proba):
+    open_page(app, "draw", trainer=fast_trainer)
+    app.slider(key="unsure_slider").set_value(90).run()
+    open_page(app, "gallery")  # the Draw page's widgets are gone meanwhile; the threshold stays
+    open_page(app, "evaluate")
+    mark = chart_titled(app, "Answer only when sure")["data"][1]
+    assert mark["name"] == "unsure below 90%"
+    assert array(mark["x"])[0] == pytest.approx(np.mean(test_proba.max(axis=1) >= np.float32(0.9)))
+    assert [m for m in texts(app.markdown) if m.startswith("Unsure below **90%**: ")]
+    open_page(app, "draw")
+    assert app.slider(key="unsure_slider").value == 90
