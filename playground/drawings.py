@@ -7,6 +7,7 @@ They download as an .npz of plain arrays: ``x`` (n, 28, 28) uint8, ``y`` (n,) ui
 (n,) uint8 and ``classes`` (the class names), readable with ``np.load(allow_pickle=False)``.
 """
 import base64
+import hashlib
 import io
 from dataclasses import dataclass
 
@@ -107,6 +108,11 @@ class Drawings:
 
     def clear(self):
         self._rows = ()
+
+
+def fingerprint(image) -> str:
+    """A short name of a drawing's pixels: the same drawing gets the same name on every rerun."""
+    return hashlib.sha256(as_uint8(image).tobytes()).hexdigest()[:16]
 
 
 def thumbnail(image: np.ndarray) -> str:

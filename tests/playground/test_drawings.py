@@ -4,7 +4,7 @@ import io
 import numpy as np
 import pytest
 
-from playground.drawings import LIMIT, DrawingRefused, Drawings, as_uint8, table, thumbnail
+from playground.drawings import LIMIT, DrawingRefused, Drawings, as_uint8, fingerprint, table, thumbnail
 
 DIGITS = [str(d) for d in range(10)]
 
@@ -104,3 +104,8 @@ def test_the_table_lists_the_latest_first_with_thumbnails():
                                                                        ("T-shirt", "Trouser", False)]
     assert rows[0]["drawing"] == thumbnail(store.rows[1].image)
     assert rows[0]["drawing"].startswith("data:image/png;base64,") and len(rows[0]["drawing"]) < 2000
+
+
+def test_a_drawing_has_one_fingerprint_of_its_pixels():
+    assert fingerprint(image(0)) == fingerprint(np.rint(image(0) * 255).astype(np.uint8))
+    assert fingerprint(image(0)) != fingerprint(image(1)) and len(fingerprint(image(0))) == 16
