@@ -86,7 +86,7 @@ with right:
                      delta_arrow="off")
         else:
             b.metric("Unsure", f"{classes[best]} or {classes[second]}?",
-                     f"only {confidence:.0%} sure, below {unsure.threshold():.0%}", delta_color="off",
+                     f"less than {unsure.threshold():.0%} sure", delta_color="off",
                      delta_arrow="off")
         b.markdown("top 3: " + " · ".join(f"**{classes[c]}** {p:.0%}" for c, p in top))
         if status is not None and status.alive:

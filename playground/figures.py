@@ -161,7 +161,7 @@ def coverage_curve(coverage, accuracy, thresholds, current, at_current):
                       hovertemplate="the Draw page: answers %{x:.1%}, %{y:.2%} right<extra></extra>")
     fig = go.Figure([line, mark])
     fig.update_layout(height=340, margin=dict(l=10, r=10, t=40, b=10),
-                      title=dict(text="Answer only when sure: coverage and accuracy", font=dict(size=14)),
+                      title=dict(text="Coverage and accuracy, one point per threshold", font=dict(size=14)),
                       xaxis=dict(title="coverage (share of test images answered)", tickformat=".0%"),
                       yaxis=dict(title="accuracy on those", tickformat=".1%"),
                       legend=dict(orientation="h", y=-0.25))

@@ -164,7 +164,7 @@ def test_below_the_threshold_the_page_is_unsure_and_names_its_two_best_guesses(a
     assert f"prediction: unsure (**{first}** or **{second}**)" in texts(app.markdown)
     [unsure] = app.metric
     assert (unsure.label, unsure.value) == ("Unsure", f"{first} or {second}?")
-    assert f"below {above}%" in unsure.proto.delta
+    assert unsure.proto.delta == f"less than {above}% sure"
     assert not [m for m in texts(app.markdown) if m.startswith("prediction: **")]
 
     app.slider(key="unsure_slider").set_value(above - 5).run()  # at or below the top probability: sure

@@ -215,7 +215,7 @@ def test_robustness_slider_sets_how_far_the_curve_goes(app, fast_trainer):
 
 def test_evaluate_shows_the_coverage_curve_and_the_draw_pages_threshold(app, fast_trainer, mnist, test_proba):
     open_page(app, "evaluate", trainer=fast_trainer)
-    fig = chart_titled(app, "Answer only when sure")
+    fig = chart_titled(app, "Coverage and accuracy")
     line, mark = fig["data"]
     thresholds = np.linspace(0, 1, 101)
     coverage, right = coverage_curve(mnist.y_test, test_proba, thresholds)
@@ -239,7 +239,7 @@ def test_the_threshold_set_on_the_draw_page_is_marked_on_the_curve(app, fast_tra
     app.slider(key="unsure_slider").set_value(90).run()
     open_page(app, "gallery")  # the Draw page's widgets are gone meanwhile; the threshold stays
     open_page(app, "evaluate")
-    mark = chart_titled(app, "Answer only when sure")["data"][1]
+    mark = chart_titled(app, "Coverage and accuracy")["data"][1]
     assert mark["name"] == "unsure below 90%"
     assert array(mark["x"])[0] == pytest.approx(np.mean(test_proba.max(axis=1) >= np.float32(0.9)))
     assert [m for m in texts(app.markdown) if m.startswith("Unsure below **90%**: ")]
