@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from playground.canvas import MAX_URL, PREFIX, CanvasImageError, drawing_url, read_canvas
+from playground.canvas import MAX_URL, PREFIX, CanvasImageError, drawing_url, initial_drawing, read_canvas
 
 
 def png(array) -> bytes:
@@ -108,3 +108,13 @@ def test_the_drawing_url_is_found_in_the_component_value(value, expected):
 def test_a_drawing_that_is_not_text_is_refused(value):
     with pytest.raises(CanvasImageError, match="not an image"):
         drawing_url(value)
+
+
+def test_an_image_becomes_grey_squares_of_the_canvas_for_its_lit_pixels_only():
+    image = np.zeros((28, 28), np.uint8)
+    image[3, 5], image[27, 0] = 200, 17
+    squares = initial_drawing(image)["objects"]
+    assert [(s["left"], s["top"], s["width"], s["height"], s["fill"]) for s in squares] == [
+        (50, 30, 10, 10, "rgb(200,200,200)"), (0, 270, 10, 10, "rgb(17,17,17)")]
+    assert all(s["type"] == "Rect" and s["strokeWidth"] == 0 and not s["selectable"] for s in squares)
+    assert initial_drawing(np.zeros((28, 28), np.uint8)) == {"objects": []}
