@@ -6,8 +6,9 @@ import argparse
 import json
 import sys
 import time
-from dataclasses import asdict
+from dataclasses import asdict, replace
 
+from .augment import LEVELS, describe
 from .data import DATASETS, DatasetError, load_dataset
 from .model import MLP
 from .model_file import ModelFileError
@@ -51,6 +52,10 @@ def build_parser():
             group = length if knob.name == "max_iter" else t
             group.add_argument(knob.flag, type=knob_type(knob), dest=knob.name, default=argparse.SUPPRESS,
                                metavar=knob.flag[2:].upper().replace("-", "_"), help=knob.help)
+    levels = "; ".join(f"{name}: {describe(d)}" for name, d in LEVELS.items() if not d.identity)
+    t.add_argument("--augment", choices=LEVELS, default=argparse.SUPPRESS,
+                   help="distort the training images (a flag of one distortion, such as --rotate, "
+                        "changes its amount): " + levels.replace("%", "%%"))
     length.add_argument("--iterations", type=knob_type(KNOB["max_iter"]), dest="max_steps",
                         default=argparse.SUPPRESS, metavar="N", help="number of updates, instead of epochs")
     t.add_argument("--save", metavar="MODEL.npz", help="write the trained model here")
@@ -79,7 +84,10 @@ def config_from_args(args, parser) -> TrainConfig:
             parser.error(f"--layers must start with {N_INPUTS} (the pixels) and end with {N_CLASSES} "
                          "(the classes)")
         overrides["hidden_layer_sizes"] = tuple(layers[1:-1])
-    return preset(args.preset, **overrides)
+    config = preset(args.preset)
+    if "augment" in args:  # a level of distortion, then single distortions on top of it
+        config = config.distorted(args.augment)
+    return replace(config, **overrides)
 
 
 class ProgressBar:

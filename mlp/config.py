@@ -10,6 +10,7 @@ import math
 from dataclasses import asdict, dataclass, replace
 from typing import Callable, NamedTuple
 
+from .augment import LEVELS, Distortion
 from .model import ACTIVATIONS, INITS
 from .optim import OPTIMIZERS
 
@@ -48,6 +49,21 @@ class TrainConfig:
     random_state: int = 0
     train_size: int | None = None      # train on a random subset of this many images
     log_every: int | None = None       # updates between records; None: 4 per epoch, 10 full batch
+    # distorted training images (mlp.augment), each image drawn afresh at every update; 0: not so
+    rotate: float = 0.0                # degrees, either way
+    scale: float = 0.0                 # share of the size, bigger or smaller
+    shear: float = 0.0                 # degrees of slant, either way
+    shift: float = 0.0                 # pixels, each way
+    thickness: float = 0.0             # share of the way to strokes a pixel thicker or thinner
+    elastic: float = 0.0               # pixels: typical displacement of the elastic field
+
+    @property
+    def distortion(self) -> Distortion:
+        return Distortion(**{name: getattr(self, name) for name in DISTORTIONS})
+
+    def distorted(self, level: str) -> "TrainConfig":
+        """This config with the distortions of ``level`` (a name of mlp.augment.LEVELS)."""
+        return replace(self, **asdict(LEVELS[level]))
 
     def to_dict(self):
         d = asdict(self)
@@ -59,6 +75,14 @@ class TrainConfig:
         known = {k: v for k, v in d.items() if k in cls.__dataclass_fields__}
         known["hidden_layer_sizes"] = tuple(known.get("hidden_layer_sizes", cls.hidden_layer_sizes))
         return cls(**known)
+
+
+DISTORTIONS = tuple(f for f in Distortion.__dataclass_fields__)  # the fields TrainConfig shares with it
+
+
+def distortion_level(config) -> str:
+    """The name of the level of mlp.augment.LEVELS that ``config`` distorts as, or "custom"."""
+    return next((name for name, d in LEVELS.items() if d == config.distortion), "custom")
 
 
 PRESETS = {
@@ -194,7 +218,37 @@ KNOBS = (
          (1000, 2000, 5000, 10000, 20000, 30000, 60000), Range(1), whole=60000, show="{:,}".format,
          more=True),
 )
+
+
+
+def _grid(step, n):
+    return tuple(float(round(step * i, 2)) for i in range(n + 1))
+
+
+def _distortion_knob(name, label, help, values, bounds):
+    return Knob(name, label, help + " Each training image draws its own amount at every update; 0: "
+                "none.", name, f"--{name}", float, "range", values, bounds, more=True)
+
+
+KNOBS += (
+    _distortion_knob("rotate", "Distort: rotate (degrees)", "Turn each training image by up to this "
+                     "many degrees either way, as people hold the pen at different angles.", _grid(1, 30),
+                     Range(0, 180)),
+    _distortion_knob("scale", "Distort: scale", "Make each training image up to this share bigger or "
+                     "smaller.", _grid(0.01, 30), Range(0, 0.9)),
+    _distortion_knob("shear", "Distort: slant (degrees)", "Slant each training image by up to this many "
+                     "degrees, as some people write leaning forward or back.", _grid(1, 30), Range(0, 60)),
+    _distortion_knob("shift", "Distort: shift (pixels)", "Move each training image by up to this many "
+                     "pixels in each direction.", _grid(0.5, 10), Range(0, 14)),
+    _distortion_knob("thickness", "Distort: stroke thickness", "Make each training image's strokes "
+                     "thicker or thinner: 1 goes up to a whole pixel more or less.", _grid(0.1, 10),
+                     Range(0, 1)),
+    _distortion_knob("elastic", "Distort: elastic (pixels)", "Bend each training image with a smooth "
+                     "random field that moves pixels by about this much, like a hand's wobble (Simard "
+                     "et al., 2003).", _grid(0.1, 30), Range(0, 10)),
+)
 KNOB = {k.name: k for k in KNOBS}
+assert tuple(k.name for k in KNOBS[-len(DISTORTIONS):]) == DISTORTIONS
 
 
 # ----------------------------------------------------------------------------

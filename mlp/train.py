@@ -4,11 +4,13 @@ The Trainer can be stopped between mini-batches and resumed; it never touches a 
 """
 import math
 import time
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 
 import numpy as np
 
 from .analysis import predict_all
+from .augment import Distorter
 from .config import N_CLASSES, N_INPUTS, PRESETS, SCHEDULES, TrainConfig, plan, preset  # noqa: F401
 from .metrics import accuracy, log_loss
 from .model import MLP
@@ -72,6 +74,10 @@ class Trainer:
         self.snapshot_step = 0
         self._order, self._pos = None, n
         self._X_full = None
+        # its own random numbers, so that turning distortion on or off changes nothing else
+        self._distorter = None if c.distortion.identity else Distorter(c.distortion, (c.random_state, 1))
+        self._ahead = None  # the next mini-batch, made ahead (a Future while it is being made)
+        self.ahead = True   # distort mini-batches on a second thread, one ahead (see _next_batch)
 
     @property
     def model(self) -> MLP:
@@ -95,12 +101,14 @@ class Trainer:
     @property
     def nbytes(self) -> int:
         """Memory held by this trainer beyond the shared data set: labels, weights, snapshot,
-        optimizer state, and a full-batch run's float copy of the images while it trains."""
+        optimizer state, and while it trains a full-batch run's float copy of the images and the
+        distorter's work arrays."""
         held = [self.y_train, self._rows, self._X_full]
+        extra = 0 if self._distorter is None else self._distorter.nbytes
         if self._model is not None:
             held += [self._model.params, self._snapshot.params, *vars(self.optimizer).values()]
         arrays = {id(a): a for a in held if isinstance(a, np.ndarray)}  # the optimizer shares params
-        return sum(a.nbytes for a in arrays.values())
+        return extra + sum(a.nbytes for a in arrays.values())
 
     @property
     def x_train(self):
@@ -115,18 +123,40 @@ class Trainer:
         """The rate of the next update, from the config's schedule (one of `SCHEDULES`)."""
         return SCHEDULES[self.config.lr_schedule](self.config.learning_rate_init, self.step, self.total_steps)
 
-    def _next_batch(self):
-        """Return the next (X, y) mini-batch as float32 rows, reshuffling at each epoch."""
+    def _next_rows(self):
+        """The rows of the next mini-batch, reshuffling at each epoch (None: the full batch)."""
         n = len(self.y_train)
-        if self.batch_size == n:  # full batch: convert once and keep it
-            if self._X_full is None:
-                self._X_full = to_float(self.x_train)
-            return self._X_full, self.y_train
+        if self.batch_size == n:
+            return None
         if self._pos >= n:
             self._order, self._pos = self.rng.permutation(n), 0
         idx = self._order[self._pos:self._pos + self.batch_size]
         self._pos += self.batch_size
-        return to_float(self._x[idx if self._rows is None else self._rows[idx]]), self.y_train[idx]
+        return idx
+
+    def _inputs(self, idx):
+        """The float32 rows of the mini-batch ``idx`` (or the full batch for None), distorted if the
+        config says so."""
+        if idx is None:  # full batch: convert once and keep it (distorted afresh each time)
+            if self._distorter is not None:
+                self._X_full = self._distorter(self.x_train, out=self._X_full)
+            elif self._X_full is None:
+                self._X_full = to_float(self.x_train)
+            return self._X_full, self.y_train
+        images = self._x[idx if self._rows is None else self._rows[idx]]
+        return (to_float(images) if self._distorter is None else self._distorter(images)), self.y_train[idx]
+
+    def _next_batch(self, helper=None):
+        """Return the next (X, y) mini-batch. With a ``helper`` thread, distorted mini-batches are
+        made one ahead: the next one is distorted there while this one trains (NumPy lets go of
+        Python's lock in its loops, so the two run on two cores)."""
+        ahead, self._ahead = self._ahead, None
+        batch = ahead.result() if isinstance(ahead, Future) else ahead
+        if batch is None:
+            batch = self._inputs(self._next_rows())
+        if helper is not None and self.step + 1 < self.total_steps:
+            self._ahead = helper.submit(self._inputs, self._next_rows())
+        return batch
 
     def run(self, stop=None):
         """Train up to ``total_steps``, yielding a Progress record every ``log_every`` updates.
@@ -135,12 +165,23 @@ class Trainer:
         the run ends after the current record and can be resumed by calling `run` again.
         Raises TrainingDiverged (after restoring the last good weights) on a NaN/inf loss.
         """
+        ahead = self.ahead and self._distorter is not None and self.batch_size < len(self.y_train)
+        helper = ThreadPoolExecutor(1, thread_name_prefix="distort") if ahead else None
+        try:
+            yield from self._updates(stop, helper)
+        finally:
+            if isinstance(self._ahead, Future):  # keep the batch made ahead for a later run
+                self._ahead = self._ahead.result()
+            if helper is not None:
+                helper.shutdown()
+
+    def _updates(self, stop, helper):
         model, c = self.model, self.config
         drop_rng = self.rng if c.dropout > 0 else None
         loss_sum, correct, seen = 0.0, 0, 0
         t0 = time.perf_counter()
         while self.step < self.total_steps and not (stop and stop()):
-            X, y = self._next_batch()
+            X, y = self._next_batch(helper)
             A = model.forward(X, drop_rng)
             loss = log_loss(y, A[-1])
             if not math.isfinite(loss) or loss > 50:  # e^-50: the network has blown up
@@ -165,8 +206,10 @@ class Trainer:
 
     def release(self):
         """Let go of what only a running training needs: a full batch's float copy of the images
-        (188 MB for MNIST), made again if the training goes on."""
+        (188 MB for MNIST) and the distorter's work arrays, made again if the training goes on."""
         self._X_full = None
+        if self._distorter is not None:
+            self._distorter.release()
 
     def _record(self, loss, train_acc, seen, t0):
         dt = time.perf_counter() - t0
