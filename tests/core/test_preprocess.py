@@ -1,8 +1,9 @@
 """mlp.preprocess: MNIST images as float rows, and a drawing made into the digit MNIST would have made."""
 import numpy as np
 import pytest
+from PIL import Image
 
-from mlp.preprocess import canvas_to_mnist, to_float
+from mlp.preprocess import STROKE_WIDTH, canvas_to_mnist, stroke_width, to_float
 from tests import strokes
 
 
@@ -84,3 +85,46 @@ def test_the_test_strokes_give_digit_shapes_of_mnist_size(width):
     one = canvas_to_mnist(strokes.render(strokes.DIGITS[1]()))
     rows, cols = ink_box(one)
     assert rows == 20 and cols < 12  # a 1 stays narrow: the box keeps its aspect ratio
+
+
+def ring(width, radius=100, size=280):
+    """A circle of the given stroke width (a stroke in every direction), gray (size, size) uint8."""
+    ys, xs = np.indices((size, size)) + 0.5
+    r = np.hypot(ys - size / 2, xs - size / 2)
+    return np.where(np.abs(r - radius) <= width / 2, 255, 0).astype(np.uint8)
+
+
+@pytest.mark.parametrize("width", [8, 12, 30])
+def test_stroke_width_measures_a_stroke_at_any_size(width):
+    image = ring(width)
+    assert stroke_width(image) == pytest.approx(width, rel=0.05)
+    small = np.asarray(Image.fromarray(image).resize((70, 70), Image.Resampling.BOX))  # blurred
+    assert stroke_width(small) == pytest.approx(width / 4, rel=0.05)
+    assert stroke_width(np.zeros((28, 28))) == 0
+
+
+@pytest.mark.parametrize("pen", [8, 40])
+def test_a_thin_or_a_thick_pen_gives_strokes_as_wide_as_mnists(pen):
+    lo, hi = STROKE_WIDTH
+    for name, (label, draw) in strokes.STYLES.items():
+        rgba = strokes.render(draw(), width=pen)
+        as_drawn = stroke_width(canvas_to_mnist(rgba, width=None))
+        made = canvas_to_mnist(rgba)
+        assert (as_drawn < lo) if pen == 8 else (as_drawn > hi), name
+        assert lo - 0.35 <= stroke_width(made) <= hi + 0.35, name
+        assert max(ink_box(made)) == 20, name  # still MNIST's size and place
+        cy, cx = centre_of_mass(made)
+        assert abs(cy - 14) <= 0.5 and abs(cx - 14) <= 0.5, name
+        assert stroke_width(canvas_to_mnist(rgba, width=2.5)) == pytest.approx(2.5, abs=0.45), name
+
+
+def test_strokes_as_wide_as_mnists_are_left_as_drawn():
+    rgba = strokes.render(strokes.seven(), width=24)
+    assert STROKE_WIDTH[0] <= stroke_width(canvas_to_mnist(rgba, width=None)) <= STROKE_WIDTH[1]
+    np.testing.assert_array_equal(canvas_to_mnist(rgba), canvas_to_mnist(rgba, width=None))
+
+
+def test_the_range_of_stroke_widths_is_mnists(mnist):
+    # every 7th digit: MNIST alternates its two groups of writers, whose pens differ
+    widths = [stroke_width(image) for image in mnist.x_train[::7]]
+    assert STROKE_WIDTH == pytest.approx(tuple(np.percentile(widths, [25, 75])), abs=0.03)
