@@ -42,6 +42,7 @@ import drawings  # noqa: E402
 from mlp.config import PRESETS, preset  # noqa: E402
 from mlp.data import DatasetError, load_dataset  # noqa: E402
 from mlp.model import MLP  # noqa: E402
+from mlp.preprocess import canvas_to_mnist  # noqa: E402
 from mlp.train import Trainer, TrainingDiverged, evaluate  # noqa: E402
 
 DEFAULT_PRESETS = [name for name in PRESETS if name != "notebook"]
@@ -73,10 +74,10 @@ def train(name, data, seed):
 class Sets:
     """The test sets, preprocessed once: MNIST test, load_digits, the stroke digits."""
 
-    def __init__(self, data, widths):
+    def __init__(self, data, widths, preprocess=canvas_to_mnist):
         self.x_test, self.y_test = data.x_test, data.y_test
-        self.ld_images, self.ld_labels = drawings.load_digits_set()
-        self.st_names, self.st_labels, self.st_widths, self.st_images = drawings.stroke_set(widths)
+        self.ld_images, self.ld_labels = drawings.load_digits_set(preprocess)
+        self.st_names, self.st_labels, self.st_widths, self.st_images = drawings.stroke_set(widths, preprocess)
         self.widths = widths
 
 
@@ -146,6 +147,9 @@ def main(argv=None):
     ap.add_argument("--seed", type=int, default=0, help="random_state of the trainings (default 0)")
     ap.add_argument("--widths", default=",".join(map(str, drawings.PEN_WIDTHS)),
                     help="pen widths of the stroke digits (default %(default)s)")
+    ap.add_argument("--as-drawn", action="store_true",
+                    help="keep the drawings' own stroke width (canvas_to_mnist(..., width=None)), "
+                         "to compare with the default, which brings it into MNIST's range")
     ap.add_argument("--save", metavar="DIR", help="save each trained model as DIR/<preset>.npz")
     ap.add_argument("--data-dir", help="MNIST's folder (default: $MNIST_PLAYGROUND_DATA, the cache, a download)")
     args = ap.parse_args(argv)
@@ -163,12 +167,16 @@ def main(argv=None):
         data = load_dataset("mnist", args.data_dir)
     except DatasetError as e:
         sys.exit(f"MNIST: {e}")
-    sets = Sets(data, [int(w) for w in args.widths.split(",")])
+    preprocess = (lambda rgba: canvas_to_mnist(rgba, width=None)) if args.as_drawn else canvas_to_mnist
+    print("drawings preprocessed with canvas_to_mnist, stroke width "
+          + ("as drawn" if args.as_drawn else "brought into MNIST's range (the default)"))
+    sets = Sets(data, [int(w) for w in args.widths.split(",")], preprocess)
 
     results = []
     for path in args.model:
         model, info = MLP.load(path)
-        results.append((Path(path).stem, None, measure(model, sets)))
+        name = Path(path).stem if [Path(q).stem for q in args.model].count(Path(path).stem) == 1 else path
+        results.append((name, None, measure(model, sets)))
     for name in presets:
         model, seconds = train(name, data, args.seed)
         if args.save:
