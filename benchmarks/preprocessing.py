@@ -9,9 +9,11 @@ Run from the project's root (scikit-learn for the load_digits set:
 
 For MNIST's 10,000 test digits, the load_digits blow-ups and the stroke digits at each pen width
 (see drawings.py) it prints the median and interquartile range of: the stroke width (ink area /
-skeleton length, and 2 x ink / edge length), the bounding box's height and width, the centre of
-mass, the mean intensity of the inked pixels, and the share of the 784 pixels above 0.5.
-No training: a second or two for MNIST, a few seconds for the drawings.
+skeleton length, and `mlp.preprocess.stroke_width`: 2 x ink / edge length), the bounding box's
+height and width, the centre of mass, the mean intensity of the inked pixels, and the share of
+the 784 pixels above 0.5; then the time `canvas_to_mnist` takes per drawing with and without its
+stroke-width adjustment (interleaved). --as-drawn shows the drawings without the adjustment.
+No training: about 10 s in all.
 """
 import argparse
 import sys
@@ -24,6 +26,7 @@ sys.path[:0] = [str(ROOT), str(ROOT / "benchmarks")]
 
 import drawings  # noqa: E402
 from mlp.data import DatasetError, load_dataset  # noqa: E402
+from mlp.preprocess import canvas_to_mnist, stroke_width  # noqa: E402
 
 INK = 0.5       # a pixel is ink above this, for the skeleton, the area and the share
 TRACE = 0.1     # the bounding box and the "inked pixels" take everything above this
@@ -69,8 +72,6 @@ def stats(images):
     ink = x > INK
     area = ink.sum(axis=(1, 2)).astype(float)
     skel = skeleton(ink).sum(axis=(1, 2)).astype(float)
-    # the edge length: total variation of the intensity (a crossing of a stroke's edge adds 1)
-    edge = (np.abs(np.diff(x, axis=1)).sum(axis=(1, 2)) + np.abs(np.diff(x, axis=2)).sum(axis=(1, 2)))
     trace = x > TRACE
     rows, cols = trace.any(axis=2), trace.any(axis=1)
 
@@ -83,7 +84,7 @@ def stats(images):
     mass = np.maximum(x.sum(axis=(1, 2)), 1e-9)
     return {
         "width: area / skeleton (px)": area / np.maximum(skel, 1),
-        "width: 2 ink / edge (px)": 2 * x.sum(axis=(1, 2)) / np.maximum(edge, 1e-9),
+        "width: stroke_width (px)": np.array([stroke_width(v) for v in x]),
         "box height (px)": extent(rows).astype(float),
         "box width (px)": extent(cols).astype(float),
         "centre of mass y": (x * ys).sum(axis=(1, 2)) / mass,
@@ -107,6 +108,30 @@ def print_table(columns):
         print(f"{name:<{width}}  " + "  ".join(f"{summary(s[name]):>20}" for _, s in columns))
 
 
+def as_drawn(rgba):
+    return canvas_to_mnist(rgba, width=None)
+
+
+def print_timing(widths, repeats=7, calls=30):
+    """Median time of canvas_to_mnist per drawing (the stroke digit "seven"), with the stroke-width
+    adjustment and without, interleaved; the median of per-repeat ratios."""
+    import time
+    print("canvas_to_mnist per drawing (a 7), median of", repeats, "repeats of", calls, "calls:")
+    for w in widths:
+        rgba = drawings.strokes.render(drawings.strokes.seven(), width=w)
+        times = {"adjusted": [], "as drawn": []}
+        for r in range(repeats):
+            for name, f in (list(times.items()) if r % 2 else list(times.items())[::-1]):
+                fn = canvas_to_mnist if name == "adjusted" else as_drawn
+                t = time.perf_counter()
+                for _ in range(calls):
+                    fn(rgba)
+                f.append((time.perf_counter() - t) / calls)
+        ratio = np.median(np.array(times["adjusted"]) / np.array(times["as drawn"]))
+        print(f"  pen {w:2} px: adjusted {np.median(times['adjusted']) * 1e6:4.0f} us, "
+              f"as drawn {np.median(times['as drawn']) * 1e6:4.0f} us, ratio {ratio:.2f}")
+
+
 def mnist_test_images(data_dir):
     try:
         data = load_dataset("mnist", data_dir)
@@ -121,19 +146,24 @@ def main(argv=None):
     ap.add_argument("--widths", default=",".join(map(str, drawings.PEN_WIDTHS)),
                     help="pen widths of the stroke digits, in canvas pixels (default %(default)s)")
     ap.add_argument("--png", help="also save the preprocessed drawings as a picture here")
+    ap.add_argument("--as-drawn", action="store_true",
+                    help="keep the drawings' own stroke width (canvas_to_mnist(..., width=None))")
     args = ap.parse_args(argv)
     widths = [int(w) for w in args.widths.split(",")]
 
     mnist = stats(mnist_test_images(args.data_dir))
-    ld_images, ld_labels = drawings.load_digits_set()
-    names, labels, pens, st_images = drawings.stroke_set(widths)
-    print("median [interquartile range] of each measurement, after canvas_to_mnist for the drawings")
+    preprocess = as_drawn if args.as_drawn else canvas_to_mnist
+    ld_images, ld_labels = drawings.load_digits_set(preprocess)
+    names, labels, pens, st_images = drawings.stroke_set(widths, preprocess)
+    print("median [interquartile range] of each measurement, after canvas_to_mnist for the drawings, "
+          + ("stroke width as drawn" if args.as_drawn else "stroke width brought into MNIST's range"))
     print(f"stroke digits: {len(drawings.strokes.STYLES)} styles; load_digits: {len(ld_labels)} digits\n")
     columns = [("MNIST test", mnist), ("load_digits", stats(ld_images))]
     columns += [(f"strokes {w} px", stats(st_images[pens == w])) for w in widths]
     for start in range(0, len(columns), 5):  # five columns a table, MNIST in each
         print_table(columns[:1] + columns[max(1, start):start + 5] if start else columns[:5])
         print()
+    print_timing(widths)
     if args.png:
         from PIL import Image
         order = np.concatenate([np.flatnonzero(ld_labels == k)[:8] for k in range(10)])

@@ -41,18 +41,19 @@ def stroke_width(image) -> float:
 def _spread(x, steps, op):
     """Grow (op=np.maximum) or shrink (np.minimum) the ink of ``x`` by ``steps`` pixels on every
     side, a fractional last step blended in: one step takes the 4 neighbours, the next all 8, so
-    that the pen stays round (an octagon)."""
+    that the pen stays round (an octagon). Outside ``x`` there is no ink."""
     whole, part = int(steps), steps - int(steps)
-    h, w = x.shape
     for k in range(whole + (part > 0)):
-        p = np.pad(x, 1)
-        near = [p[1:h + 1, :w], p[1:h + 1, 2:], p[:h, 1:w + 1], p[2:, 1:w + 1]]
+        y = x.copy()
+        pairs = [(np.s_[1:, :], np.s_[:-1, :]), (np.s_[:, 1:], np.s_[:, :-1])]
         if k % 2:
-            near += [p[:h, :w], p[:h, 2:], p[2:, :w], p[2:, 2:]]
-        grown = x
-        for n in near:
-            grown = op(grown, n)
-        x = grown if k < whole else x + part * (grown - x)
+            pairs += [(np.s_[1:, 1:], np.s_[:-1, :-1]), (np.s_[1:, :-1], np.s_[:-1, 1:])]
+        for a, b in pairs:  # each neighbour on both sides
+            op(y[a], x[b], out=y[a])
+            op(y[b], x[a], out=y[b])
+        if op is np.minimum:  # the neighbours outside the image are empty
+            y[0], y[-1], y[:, 0], y[:, -1] = 0, 0, 0, 0
+        x = y if k < whole else x + part * (y - x)
     return x
 
 
