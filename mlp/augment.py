@@ -59,8 +59,15 @@ LEVELS = {
 def describe(d: Distortion) -> str:
     """The distortion in words: "rotate 8°, scale 8 %, ...", or "none"."""
     parts = [("rotate", f"{d.rotate:g}°"), ("scale", f"{d.scale:.0%}"), ("slant", f"{d.shear:g}°"),
-             ("shift", f"{d.shift:g} px"), ("thickness", f"{d.thickness:g}"), ("elastic", f"{d.elastic:g} px")]
+             ("shift", f"{d.shift:g} px"), ("thickness", f"{d.thickness:g}"),
+             ("elastic", f"{d.elastic:g} px")]
     return ", ".join(f"{name} {amount}" for (name, amount), x in zip(parts, astuple(d)) if x) or "none"
+
+
+def work_bytes(n: int) -> int:
+    """The memory of a Distorter's work arrays for batches of ``n`` images (up to CHUNK)."""
+    pixels, padded = SIDE * SIDE, PAD * PAD
+    return min(n, CHUNK) * (7 * 4 * pixels + 8 * pixels + 3 * 4 * padded + 16 * ((SIDE + 1) * PAD - 1))
 
 
 def _spread(n_points=GRID, side=SIDE):

@@ -4,11 +4,13 @@ from urllib.parse import urlencode
 import streamlit as st
 
 from mlp import PRESETS, plan
-from mlp.config import KNOBS
+from mlp.augment import LEVELS, describe
+from mlp.config import KNOBS, distortion_level
 from playground import server, session
 from playground.figures import training_curves
 from playground.frame import through_app
-from playground.link import from_query, to_query, train_config, unit, widget_keys, widget_values
+from playground.link import (distortion_values, from_query, to_query, train_config, unit, widget_keys,
+                             widget_values)
 from playground.live import follow, live_chart, outcome, progress_text, queue_text
 from playground.server import dataset
 from playground.text import literal
@@ -20,6 +22,13 @@ LIMITS = server.limits()
 def apply_preset():
     """Copy the chosen preset into the widgets."""
     st.session_state.update(widget_values(PRESETS[st.session_state.preset], LIMITS))
+
+
+def apply_level():
+    """Copy the chosen level of distortion into its sliders (under More settings)."""
+    level = st.session_state.distort
+    if level in LEVELS:
+        st.session_state.update(distortion_values(level))
 
 
 # Streamlit forgets the widgets' values while another page is open: bring back the saved ones
@@ -64,12 +73,22 @@ def knob_widget(knob):
 
 def settings_form():
     """Draw the settings widgets; return the TrainConfig they describe."""
-    st.selectbox("Preset", list(PRESETS), key="preset", on_change=apply_preset,
+    st.selectbox("Preset", LIMITS.presets(), key="preset", on_change=apply_preset,
                  help="notebook: the original full-batch gradient descent. fast: the same network "
-                      "trained with Adam on mini-batches. best: a wider network with dropout.")
+                      "trained with Adam on mini-batches. handwriting: trained on distorted digits, to "
+                      "read people's drawings. best: a wider network with dropout and distortions. "
+                      "record: the best this network can do, for a long run.")
     for knob in KNOBS:
         if not knob.more:
             knob_widget(knob)
+    level = st.session_state.distort = distortion_level(train_config(st.session_state))
+    st.radio("Distort training images", [*LEVELS, *(["custom"] if level == "custom" else [])], key="distort",
+             horizontal=True, on_change=apply_level,
+             help="Show the network its training images turned, slanted, shifted, thicker or thinner "
+                  "and bent, a fresh draw at every update, so that it learns digits as people write "
+                  "them. " + " ".join(f"{name.title()}: {describe(d)}." for name, d in LEVELS.items()
+                                      if not d.identity) + " Each distortion has its own slider under "
+                  "More settings; see them on the Gallery page.")
     with st.expander("More settings"):
         for knob in KNOBS:
             if knob.more:

@@ -14,7 +14,7 @@ import tomllib
 from dataclasses import dataclass, fields, replace
 from pathlib import Path
 
-from mlp.config import TrainConfig, plan
+from mlp.config import PRESETS, TrainConfig, plan
 
 CORES = os.cpu_count() or 2
 
@@ -81,6 +81,11 @@ class Limits:
             return []
         return [f"about {p.seconds:,.0f} s of training (at most {self.max_job_seconds:,.0f} s; fewer epochs, "
                 "fewer images, a larger batch or a smaller network train faster)"]
+
+    def presets(self, n_train: int = 60000) -> list[str]:
+        """The presets this server trains as they are (a smaller server's widgets bring the others'
+        sizes within its limits, but not a run longer than it allows: that one is left out)."""
+        return [name for name, config in PRESETS.items() if not self._time_problems(plan(config, n_train))]
 
     def cap(self, unit: str) -> int:
         """The most epochs (``unit`` "epochs") or full-batch updates ("iterations") a run may have."""

@@ -5,12 +5,15 @@ layers as ``n_hidden`` and ``layer_0``, ``layer_1``, ...). A shared link carries
 knobs' query keys. Every value in a link is checked against what this server offers, so a
 mistyped or hostile link falls back to the defaults and says what it ignored.
 """
+from dataclasses import asdict
+
+from mlp.augment import LEVELS
 from mlp.config import KNOB, KNOBS, PRESETS, TrainConfig
 
 from .limits import Limits
 
 LAYERS, BATCH = KNOB["hidden_layer_sizes"], KNOB["batch_size"]
-KNOWN = ("preset", *(k.query for k in KNOBS))  # the keys a link may hold
+KNOWN = ("preset", "augment", *(k.query for k in KNOBS))  # the keys a link may hold
 MAX_VALUE = 100  # characters of one query value: no setting is longer
 LEGACY = {("batch", "full-batch"): "full"}  # how links made by earlier versions wrote a value
 
@@ -35,6 +38,11 @@ def widget_values(config: TrainConfig, limits: Limits = Limits()) -> dict:
             values[knob.name] = knob.offer(getattr(config, knob.name))
     values["max_iter"] = min(values["max_iter"], limits.cap(unit(values["batch_size"])))
     return values
+
+
+def distortion_values(level: str) -> dict:
+    """The distortion sliders' values (by key) of a level of mlp.augment.LEVELS."""
+    return asdict(LEVELS[level])
 
 
 def _nearest(offered, value):
@@ -72,10 +80,15 @@ def from_query(query: dict, limits: Limits = Limits()) -> tuple[dict, list[str]]
         refuse(key)  # parse nothing of it
         del query[key]
     if "preset" in query:  # a preset first, then the single settings on top of it
-        if query["preset"] in PRESETS:
+        if query["preset"] in limits.presets():
             values.update(widget_values(PRESETS[query["preset"]], limits), preset=query["preset"])
         else:
             refuse("preset")
+    if "augment" in query:  # a level of distortion (as the command line's --augment), then single ones
+        if query["augment"] in LEVELS:
+            values.update(distortion_values(query["augment"]))
+        else:
+            refuse("augment")
     for knob in KNOBS:
         if knob.query not in query:
             continue

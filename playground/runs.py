@@ -6,7 +6,7 @@ import threading
 from dataclasses import asdict, dataclass, field
 from itertools import count
 
-from mlp.config import KNOB, KNOBS, N_CLASSES, N_INPUTS
+from mlp.config import KNOB, KNOBS, N_CLASSES, N_INPUTS, TrainConfig, distortion_level
 
 RATE = KNOB["learning_rate_init"]
 
@@ -37,7 +37,8 @@ class Run:
                "epochs trained": round(self.history[-1].epoch, 2) if self.history else 0,
                "seconds": round(self.seconds, 1), "parameters": self.n_params,
                "layers": "-".join(map(str, [N_INPUTS, *c["hidden_layer_sizes"], N_CLASSES]))}
-        row.update({k.label.lower(): k.offer(c.get(k.name)) for k in KNOBS if k.widget != "layers"})
+        known = TrainConfig.from_dict(c)  # a run saved before a knob existed has its default
+        row.update({k.label.lower(): k.offer(getattr(known, k.name)) for k in KNOBS if k.widget != "layers"})
         return {**row, "state": self.state, "dataset": self.dataset}
 
     def history_csv(self) -> str:
@@ -69,8 +70,9 @@ class RunHistory:
     def add(self, dataset, config, history, state, model) -> Run:
         with self._lock:
             i = next(self._ids)
+            level = distortion_level(TrainConfig.from_dict(config))
             label = f"#{i} {' '.join(map(str, config['hidden_layer_sizes']))} · {config['solver']} · " \
-                    f"lr {RATE.show(config['learning_rate_init'])}"
+                    f"lr {RATE.show(config['learning_rate_init'])}" + ("" if level == "off" else f" · {level}")
             run = Run(i, label, dataset, dict(config), list(history), state, model.n_params, model)
             self._runs.append(run)
             del self._runs[:-self.max_runs]

@@ -1,11 +1,13 @@
 """The Train page under AppTest: its settings, a training, stop, links, the server's queue and limits."""
 import re
 import time
+from dataclasses import replace
 
 import pytest
 from streamlit.testing.v1 import AppTest
 
 import mlp
+from mlp.augment import LEVELS
 from playground import link as settings
 from playground import server as shared
 from tests.pages.helpers import (JOB_TIMEOUT, MARKDOWN, ROOT, interpreted, layers, open_page, texts,
@@ -69,6 +71,43 @@ def test_choosing_a_preset_sets_the_widgets(app):
     assert app.slider(key="dropout").value == best.dropout
     assert app.select_slider(key="batch_size").value == best.batch_size
     assert app.slider(key="max_iter").label == "Epochs" and app.slider(key="max_iter").value == best.max_iter
+
+
+def test_distort_training_images_sets_its_sliders_and_a_slider_makes_it_custom(app):
+    open_page(app, "train")
+    level = app.radio(key="distort")
+    assert level.label == "Distort training images" and level.value == "off"
+    assert list(level.options) == ["off", "light", "strong"]
+    level.set_value("strong").run()
+    assert not app.exception
+    assert app.slider(key="rotate").value == 12.0 and app.slider(key="elastic").value == 1.4
+    app.slider(key="rotate").set_value(20.0).run()
+    assert app.radio(key="distort").value == "custom"
+    assert list(app.radio(key="distort").options) == ["off", "light", "strong", "custom"]
+    app.radio(key="distort").set_value("off").run()
+    assert all(app.slider(key=k).value == 0.0 for k in mlp.config.DISTORTIONS)
+    assert list(app.radio(key="distort").options) == ["off", "light", "strong"]
+    app.selectbox(key="preset").set_value("handwriting").run()
+    assert app.radio(key="distort").value == "light" and app.slider(key="shift").value == 1.5
+
+
+def test_a_training_started_with_distortion_distorts(app):
+    open_page(app, "train")
+    app.select_slider(key="train_size").set_value(1000).run()
+    app.slider(key="max_iter").set_value(1).run()
+    app.radio(key="distort").set_value("light").run()
+    app.slider(key="thickness").set_value(0.2).run()
+    app.button(key="train").click().run()
+    assert not app.exception
+    config = app.session_state["job"].trainer.config
+    assert config.distortion == replace(LEVELS["light"], thickness=0.2)
+    assert config.train_size == 1000
+
+
+def test_record_is_offered_only_where_the_server_allows_it(app):
+    open_page(app, "train")
+    assert "record" not in app.selectbox(key="preset").options
+    assert "handwriting" in app.selectbox(key="preset").options
 
 
 def test_the_settings_survive_a_visit_to_another_page(app):

@@ -18,7 +18,7 @@ def settings(name, **changes):
     return {"preset": name, **widget_values(PRESETS[name]), **changes}
 
 
-@pytest.mark.parametrize("name", list(PRESETS))
+@pytest.mark.parametrize("name", Limits().presets())
 def test_every_preset_goes_through_a_link_and_back(name):
     values = settings(name)
     query = to_query(values)
@@ -31,15 +31,18 @@ def test_widget_values_show_the_config():
     assert values == {"n_hidden": 2, "layer_0": 128, "layer_1": 64, "learning_rate_init": 0.05,
                       "batch_size": "full", "max_iter": 500, "alpha": 0.0, "dropout": 0.0,
                       "random_state": 0, "train_size": 60000, "solver": "sgd", "activation": "relu",
-                      "lr_schedule": "constant", "init": "notebook"}
+                      "lr_schedule": "constant", "init": "notebook", "rotate": 0.0, "scale": 0.0,
+                      "shear": 0.0, "shift": 0.0, "thickness": 0.0, "elastic": 0.0}
     assert widget_values(preset("fast", train_size=5000))["train_size"] == 5000
+    assert widget_values(preset("fast").distorted("strong"))["elastic"] == 1.4
 
 
 def test_the_link_is_short_and_readable():
-    assert to_query(settings("best")) == {
-        "preset": "best", "layers": "512-512", "lr": "0.002", "batch": "256", "epochs": "24", "alpha": "0",
-        "dropout": "0.3", "seed": "0", "images": "60000", "solver": "adam", "activation": "relu",
-        "lr_schedule": "cosine", "init": "he"}
+    assert to_query(settings("fast", **widget_values(preset("fast").distorted("light")))) == {
+        "preset": "fast", "layers": "128-64", "lr": "0.002", "batch": "128", "epochs": "8", "alpha": "0",
+        "dropout": "0", "seed": "0", "images": "60000", "solver": "adam", "activation": "relu",
+        "lr_schedule": "cosine", "init": "he", "rotate": "8", "scale": "0.08", "shear": "8", "shift": "1.5",
+        "thickness": "0.5", "elastic": "0.8"}
     assert to_query(settings("notebook"))["batch"] == "full"
 
 
@@ -52,6 +55,8 @@ def test_the_link_is_short_and_readable():
     {"dropout": 0.15}, {"random_state": 2**31 - 1}, {"random_state": 12345}, {"train_size": 1000},
     {"solver": "momentum", "activation": "tanh", "lr_schedule": "constant", "init": "glorot"},
     {"activation": "sigmoid", "solver": "sgd"},
+    {"rotate": 30.0, "scale": 0.3, "shear": 1.0, "shift": 5.0, "thickness": 1.0, "elastic": 3.0},
+    {"rotate": 12.0, "elastic": 1.4}, {"scale": 0.01}, {"thickness": 0.1},
 ])
 def test_changed_settings_go_through_a_link_and_back(changes):
     values = settings("fast", **changes)
@@ -109,6 +114,17 @@ def test_every_allowed_choice_is_accepted(choices, key):
     ({"init": "HE"}, "init='HE'"),
     ({"lr_schedule": ""}, "lr_schedule=''"),
     ({"preset": "fastest"}, "preset='fastest'"),
+    ({"preset": "record"}, "preset='record'"),  # longer than this server allows
+    ({"rotate": "1e9"}, "rotate='1e9'"),
+    ({"rotate": "nan"}, "rotate='nan'"),
+    ({"rotate": "-5"}, "rotate='-5'"),
+    ({"scale": "0.95"}, "scale='0.95'"),
+    ({"scale": "1"}, "scale='1'"),
+    ({"elastic": "inf"}, "elastic='inf'"),
+    ({"thickness": "2"}, "thickness='2'"),
+    ({"shift": "0.3"}, "shift='0.3'"),
+    ({"augment": "extreme"}, "augment='extreme'"),
+    ({"augment": "<b>on</b>"}, "augment='<b>on</b>'"),
 ])
 def test_a_value_that_is_not_allowed_is_left_out_and_named(query, problem):
     values, problems = from_query(query)
@@ -187,6 +203,21 @@ def test_a_preset_in_the_link_sets_all_its_values_and_the_others_override_them()
     assert values == {"learning_rate_init": 0.01} and problems == ["preset='nope'"]
 
 
+def test_a_level_of_distortion_in_the_link_sets_its_sliders_and_single_ones_override_it():
+    values, problems = from_query({"augment": "strong", "rotate": "5"})
+    assert problems == []
+    assert values == {"rotate": 5.0, "scale": 0.15, "shear": 15.0, "shift": 2.5, "thickness": 1.0, "elastic": 1.4}
+    config = train_config({**settings("fast"), **values})
+    assert config.distortion.rotate == 5.0 and config.elastic == 1.4
+
+
+def test_a_preset_longer_than_the_server_allows_is_offered_where_it_is_allowed():
+    assert "record" not in Limits().presets()
+    assert "record" in Limits(max_job_seconds=3600, max_epochs=500).presets()
+    values, problems = from_query({"preset": "record"}, Limits(max_job_seconds=3600, max_epochs=500))
+    assert problems == [] and values["preset"] == "record"
+
+
 def test_a_shared_link_with_some_settings():
     values, problems = from_query({"layers": "256-32", "lr": "0.01", "epochs": "3", "batch": "64",
                                    "images": "5000", "solver": "momentum"})
@@ -204,5 +235,5 @@ def test_every_choice_of_the_radio_buttons_is_accepted():
 @pytest.mark.parametrize("name", list(PRESETS))
 def test_the_widget_values_describe_the_config_they_show(name):
     config = PRESETS[name]
-    shown = train_config(widget_values(config))
+    shown = train_config(widget_values(config, Limits(max_epochs=config.max_iter)))
     assert shown.to_dict() == {**config.to_dict(), "log_every": None}  # the page leaves records to the plan

@@ -7,7 +7,7 @@ import threading
 import pytest
 
 from mlp import MLP, Progress, Trainer, preset
-from mlp.config import KNOBS
+from mlp.config import DISTORTIONS, KNOBS, TrainConfig
 from playground.runs import Run, RunHistory
 
 
@@ -127,10 +127,24 @@ def test_summary_row():
                    "learning rate": 0.01, "batch size": "full", "epochs": 8, "optimizer": "momentum",
                    "activation": "relu", "learning-rate schedule": "cosine", "l2 penalty (alpha)": 0.0,
                    "dropout": 0.0, "initialisation": "he", "random seed": 0, "training images": 60000,
-                   "state": "stopped", "dataset": "fashion-mnist"}
+                   "distort: rotate (degrees)": 0.0, "distort: scale": 0.0, "distort: slant (degrees)": 0.0,
+                   "distort: shift (pixels)": 0.0, "distort: stroke thickness": 0.0,
+                   "distort: elastic (pixels)": 0.0, "state": "stopped", "dataset": "fashion-mnist"}
     assert list(row)[6:-2] == [k.label.lower() for k in KNOBS[1:]]  # a column per knob, in their order
     assert run.test_accuracy == 0.8 and run.seconds == 0.5
     assert add(runs).summary()["batch size"] == 128
+
+
+def test_a_distorted_run_says_so_in_its_label_and_its_columns():
+    runs = RunHistory()
+    cfg = TrainConfig(hidden_layer_sizes=(32,)).distorted("light").to_dict()
+    run = runs.add("mnist", cfg, [progress(1, 0.7)], "finished", model((32,)))
+    assert run.label.endswith(" · light")
+    assert run.summary()["distort: elastic (pixels)"] == 0.8
+    cfg["rotate"] = 3.0
+    assert runs.add("mnist", cfg, [progress(1, 0.7)], "finished", model((32,))).label.endswith(" · custom")
+    older = {k: v for k, v in cfg.items() if k not in DISTORTIONS}  # a run saved before distortions
+    assert runs.add("mnist", older, [progress(1, 0.7)], "finished", model((32,))).summary()["distort: scale"] == 0
 
 
 def test_a_run_without_history():
