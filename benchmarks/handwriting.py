@@ -7,6 +7,7 @@ Run from the project's root (scikit-learn for the load_digits set:
     .venv/bin/python benchmarks/handwriting.py --presets fast        # one preset, about 5-10 s
     .venv/bin/python benchmarks/handwriting.py --model run.npz       # a saved model (mlp train --save)
     .venv/bin/python benchmarks/handwriting.py --presets fast --save /tmp/models
+    .venv/bin/python benchmarks/handwriting.py --presets fast --blas-threads 1   # on a busy machine
 
 Each preset is trained with `mlp.train.Trainer` on MNIST's 60,000 training digits (seed
 --seed), then tested on: MNIST's 10,000 test digits; scikit-learn's load_digits (1,797 digits
@@ -151,6 +152,9 @@ def main(argv=None):
                     help="keep the drawings' own stroke width (canvas_to_mnist(..., width=None)), "
                          "to compare with the default, which brings it into MNIST's range")
     ap.add_argument("--save", metavar="DIR", help="save each trained model as DIR/<preset>.npz")
+    ap.add_argument("--blas-threads", type=int, metavar="N",
+                    help="limit the BLAS pool to N threads (threadpoolctl); 1 is much faster when "
+                         "other processes keep the cores busy")
     ap.add_argument("--data-dir", help="MNIST's folder (default: $MNIST_PLAYGROUND_DATA, the cache, a download)")
     args = ap.parse_args(argv)
     presets = [p for p in args.presets.split(",") if p]
@@ -160,7 +164,12 @@ def main(argv=None):
     if not presets and not args.model:
         ap.error("nothing to evaluate: give --presets or --model")
 
+    if args.blas_threads:
+        from threadpoolctl import threadpool_limits
+        threadpool_limits(limits=args.blas_threads, user_api="blas")
     print(f"numpy {np.__version__}, cpu_count={os.cpu_count()}; BLAS: {blas_info()}")
+    if hasattr(os, "getloadavg"):
+        print("load average at start: " + " ".join(f"{x:.2f}" for x in os.getloadavg()))
     removed = os.environ.get(_REMOVED_VAR)
     print("removed from the environment before numpy loaded: " + (removed or "nothing (none was set)"))
     try:
