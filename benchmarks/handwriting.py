@@ -40,6 +40,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(ROOT), str(ROOT / "benchmarks")]
 
 import drawings  # noqa: E402
+
 from mlp.config import PRESETS, preset  # noqa: E402
 from mlp.data import DatasetError, load_dataset  # noqa: E402
 from mlp.model import MLP  # noqa: E402
@@ -183,7 +184,7 @@ def main(argv=None):
 
     results = []
     for path in args.model:
-        model, info = MLP.load(path)
+        model, _ = MLP.load(path)
         name = Path(path).stem if [Path(q).stem for q in args.model].count(Path(path).stem) == 1 else path
         results.append((name, None, measure(model, sets)))
     for name in presets:

@@ -25,6 +25,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(ROOT), str(ROOT / "benchmarks")]
 
 import drawings  # noqa: E402
+
 from mlp.data import DatasetError, load_dataset  # noqa: E402
 from mlp.preprocess import canvas_to_mnist, stroke_width  # noqa: E402
 
@@ -154,7 +155,7 @@ def main(argv=None):
     mnist = stats(mnist_test_images(args.data_dir))
     preprocess = as_drawn if args.as_drawn else canvas_to_mnist
     ld_images, ld_labels = drawings.load_digits_set(preprocess)
-    names, labels, pens, st_images = drawings.stroke_set(widths, preprocess)
+    _, _, pens, st_images = drawings.stroke_set(widths, preprocess)
     print("median [interquartile range] of each measurement, after canvas_to_mnist for the drawings, "
           + ("stroke width as drawn" if args.as_drawn else "stroke width brought into MNIST's range"))
     print(f"stroke digits: {len(drawings.strokes.STYLES)} styles; load_digits: {len(ld_labels)} digits\n")
