@@ -65,10 +65,12 @@ with right:
     if image is not None:
         ss.drawing = image  # the Inspect page can follow it through the network
     if model is None:
-        st.info("No trained model yet. Train one on the **Train** page, or start the fast preset "
-                "here (about 10 s); you can draw while it trains.")
-        if st.button("Train the fast preset", type="primary", key="train_fast", disabled=session.training()):
-            if session.start_fast_preset(data):
+        quick = session.one_click_preset(data)
+        st.info(f"No trained model yet. Train one on the **Train** page, or start the {quick} preset here "
+                + ("(trained on distorted digits, so that it reads people's drawings: about 20 s)"
+                   if quick == "handwriting" else "(about 5 s)") + "; you can draw while it trains.")
+        if st.button(f"Train the {quick} preset", type="primary", key="train_fast", disabled=session.training()):
+            if session.start_preset(quick, data):
                 st.rerun()
     elif image is None:
         st.info("Draw a digit on the black square with your mouse or finger.")

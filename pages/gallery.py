@@ -4,6 +4,7 @@ import random
 import streamlit as st
 
 from mlp import analysis
+from mlp.augment import LEVELS, describe, distort
 from playground.figures import class_counts
 from playground import session
 from playground.server import dataset
@@ -11,7 +12,8 @@ from playground.server import dataset
 COUNTS = [24, 48, 96]
 ZOOM = 3  # 28 px shown as 84 px, each pixel repeated so the digits stay crisp
 DEFAULTS = {"gallery_seed": 0, "gallery_split": "Train", "gallery_count": 48, "gallery_classes": [],
-            "gallery_mistakes": False}
+            "gallery_mistakes": False, "gallery_distort": "as on the Train page", "gallery_distort_seed": 0}
+WARPED = 12  # samples shown plain and distorted
 
 
 @st.cache_data(show_spinner=False, max_entries=8)
@@ -50,8 +52,6 @@ st.toggle("Only mistakes", key="gallery_mistakes", disabled=model is None,
           help="Show only images the model gets wrong." if model is not None
           else "Needs a model trained on this data set: train one on the Train page.")
 
-ss.gallery = {key: ss[key] for key in DEFAULTS}
-
 train = ss.gallery_split == "Train"
 x, y = (data.x_train, data.y_train) if train else (data.x_test, data.y_test)
 classes = [data.classes.index(c) for c in ss.gallery_classes]
@@ -87,6 +87,32 @@ if len(idx):
     st.image(list(analysis.upscale(x[idx], ZOOM)), caption=captions, width=28 * ZOOM, output_format="PNG")
 else:
     st.success("The model gets every image of this selection right.")
+
+st.divider()
+st.subheader("What the network trains on")
+st.radio("Distortion", [DEFAULTS["gallery_distort"], *(n for n in LEVELS if n != "off")], key="gallery_distort",
+         horizontal=True, help="Training can show the network each image distorted afresh at every update "
+                               "(Distort training images, on the Train page), so that it learns digits as "
+                               "people write them.")
+ss.gallery = {key: ss[key] for key in DEFAULTS}
+chosen = ss.gallery_distort
+distortion = LEVELS[chosen] if chosen in LEVELS else session.train_page_config().distortion
+if distortion.identity:
+    st.caption("Distortion is off on the Train page: the network sees its training images as they are. "
+               "Choose light or strong above to see what it would see, or turn it on at **Train**.")
+else:
+    st.caption(f"The first {WARPED} samples above: as they are, then twice as the network may see them "
+               f"({describe(distortion)}; {'your Train page settings' if chosen not in LEVELS else chosen}). "
+               "Each update draws new distortions.")
+st.button("Distort again", key="redistort", icon=":material/refresh:", disabled=distortion.identity,
+          on_click=lambda: ss.update(gallery_distort_seed=ss.gallery_distort_seed + 1))
+shown = x[idx[:WARPED]]
+rows = [(shown, "as it is")] if distortion.identity else [(shown, "as it is")] + [
+    (distort(shown, distortion, seed=(seed, ss.gallery_distort_seed, i)).reshape(-1, 28, 28), "distorted")
+    for i in range(2)]
+for images, what in rows:
+    st.image(list(analysis.upscale(images, ZOOM)), caption=[f"{names[t]} · {what}" for t in y[idx[:WARPED]]],
+             width=28 * ZOOM, clamp=True, output_format="PNG")
 
 st.divider()
 counts, means = split_summary(data.name, ss.gallery_split, x, y, len(names))

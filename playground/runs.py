@@ -72,7 +72,8 @@ class RunHistory:
             i = next(self._ids)
             level = distortion_level(TrainConfig.from_dict(config))
             label = f"#{i} {' '.join(map(str, config['hidden_layer_sizes']))} · {config['solver']} · " \
-                    f"lr {RATE.show(config['learning_rate_init'])}" + ("" if level == "off" else f" · {level}")
+                    f"lr {RATE.show(config['learning_rate_init'])}"
+            label += "" if level == "off" else f" · {level}"
             run = Run(i, label, dataset, dict(config), list(history), state, model.n_params, model)
             self._runs.append(run)
             del self._runs[:-self.max_runs]

@@ -17,7 +17,7 @@ import streamlit as st
 
 from mlp import Trainer, preset
 
-from . import server
+from . import link, server
 from .frame import session_id
 from .jobs import JobStatus, TrainingJob
 from .runs import RunHistory
@@ -210,8 +210,19 @@ def can_continue() -> bool:
     return st.session_state.get("trainer") is not None and not training()
 
 
-def start_fast_preset(data):
-    return start_training(preset("fast"), data)
+def start_preset(name, data):
+    return start_training(preset(name), data)
+
+
+def one_click_preset(data) -> str:
+    """The preset that the Draw page trains with one click: for digits, one that reads drawings."""
+    return "handwriting" if data.name == "mnist" else "fast"
+
+
+def train_page_config():
+    """The settings the Train page shows now (the fast preset's until it is first opened)."""
+    values = st.session_state.get("train_settings") or {}
+    return link.train_config({**link.widget_values(preset("fast")), **values})
 
 
 def stop_training():

@@ -28,11 +28,12 @@ def test_draw_without_a_model_offers_to_train_one(app):
     assert len(app.get("bidi_component")) == 1
     assert "No trained model yet" in app.info[0].value
     start = app.button(key="train_fast")
-    assert start.label == "Train the fast preset" and not start.disabled
+    assert start.label == "Train the handwriting preset" and not start.disabled
+    assert "reads people's drawings" in app.info[0].value
     start.click().run()
     assert not app.exception
     job = app.session_state["job"]
-    assert job.trainer.config == mlp.preset("fast")
+    assert job.trainer.config == mlp.preset("handwriting")  # trained on distorted digits
     assert app.button(key="train_fast").disabled  # one job at a time
     assert app.get("progress")[0].proto.text == "Training in the background…"
 

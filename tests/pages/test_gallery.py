@@ -38,10 +38,14 @@ def gallery(**state):
 
 
 def grid(at):
-    """The sample grid (the first st.image list; the second holds the mean images)."""
-    images = at.get("image")
-    assert len(images) == 2
-    return images[0]
+    """The sample grid (the first st.image list; then "What the network trains on", and last the mean
+    images)."""
+    return at.get("image")[0]
+
+
+def trains_on(at):
+    """The rows of "What the network trains on": the samples as they are, then distorted."""
+    return at.get("image")[1:-1]
 
 
 def test_default_shows_48_labelled_training_images_and_the_class_summary(mnist):
@@ -50,7 +54,7 @@ def test_default_shows_48_labelled_training_images_and_the_class_summary(mnist):
     shown = grid(at)
     expected = [str(c) for c in mnist.y_train[sample(mnist.y_train, 48, seed=0)]]
     assert shown.captions == expected and len(shown.value) == 48
-    means = at.get("image")[1]
+    means = at.get("image")[-1]
     assert means.captions[0] == f"0 ({(mnist.y_train == 0).sum():,})" and len(means.captions) == 10
     assert len(at.get("plotly_chart")) == 1
     assert any("60,000 images" in h.value for h in at.subheader)
@@ -87,7 +91,7 @@ def test_split_and_count(mnist):
     expected = [str(c) for c in mnist.y_test[sample(mnist.y_test, 96, seed=0)]]
     assert grid(at).captions == expected
     assert any("10,000 images" in h.value for h in at.subheader)
-    assert at.get("image")[1].captions[0] == f"0 ({(mnist.y_test == 0).sum():,})"
+    assert at.get("image")[-1].captions[0] == f"0 ({(mnist.y_test == 0).sum():,})"
 
 
 def test_settings_survive_a_visit_to_another_page():
@@ -132,6 +136,33 @@ def test_another_data_set_drops_the_class_filter_and_the_mnist_model(trainer):
     at.selectbox(key="dataset").set_value("fashion-mnist").run()
     assert not at.exception
     captions = grid(at).captions
-    assert len(captions) == 48 and "Sneaker" in at.get("image")[1].captions[7]
+    assert len(captions) == 48 and "Sneaker" in at.get("image")[-1].captions[7]
     assert not any("✓" in c or "✗" in c for c in captions)  # the model was trained on MNIST
     assert at.multiselect(key="gallery_classes").value == []
+
+
+def test_what_the_network_trains_on_shows_samples_as_they_are_and_distorted(mnist):
+    at = gallery()
+    assert any(h.value == "What the network trains on" for h in at.subheader)
+    [plain] = trains_on(at)  # the Train page's settings are the fast preset's: no distortion
+    assert plain.captions[:2] == [f"{c} · as it is" for c in mnist.y_train[sample(mnist.y_train, 2, seed=0)]]
+    assert any("Distortion is off on the Train page" in c.value for c in at.caption)
+    assert at.button(key="redistort").disabled
+
+    at.radio(key="gallery_distort").set_value("strong").run()
+    assert not at.exception
+    plain, first, second = trains_on(at)
+    assert len(plain.value) == len(first.value) == 12 and first.captions[0].endswith(" · distorted")
+    assert first.value != plain.value and second.value != first.value  # two draws of distortions
+    assert first.value[0] != plain.value[0]
+    at.button(key="redistort").click().run()
+    again = trains_on(at)
+    assert again[0].value == plain.value and again[1].value != first.value
+    assert at.session_state["gallery_distort_seed"] == 1
+
+
+def test_the_train_pages_distortion_is_what_the_gallery_shows():
+    from playground.link import widget_values
+    at = gallery(train_settings={"preset": "handwriting", **widget_values(preset("handwriting"))})
+    assert len(trains_on(at)) == 3
+    assert any("your Train page settings" in c.value and "rotate 8°" in c.value for c in at.caption)

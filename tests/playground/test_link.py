@@ -206,7 +206,8 @@ def test_a_preset_in_the_link_sets_all_its_values_and_the_others_override_them()
 def test_a_level_of_distortion_in_the_link_sets_its_sliders_and_single_ones_override_it():
     values, problems = from_query({"augment": "strong", "rotate": "5"})
     assert problems == []
-    assert values == {"rotate": 5.0, "scale": 0.15, "shear": 15.0, "shift": 2.5, "thickness": 1.0, "elastic": 1.4}
+    assert values == {"rotate": 5.0, "scale": 0.15, "shear": 15.0, "shift": 2.5, "thickness": 1.0,
+                      "elastic": 1.4}
     config = train_config({**settings("fast"), **values})
     assert config.distortion.rotate == 5.0 and config.elastic == 1.4
 

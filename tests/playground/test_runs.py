@@ -144,7 +144,8 @@ def test_a_distorted_run_says_so_in_its_label_and_its_columns():
     cfg["rotate"] = 3.0
     assert runs.add("mnist", cfg, [progress(1, 0.7)], "finished", model((32,))).label.endswith(" · custom")
     older = {k: v for k, v in cfg.items() if k not in DISTORTIONS}  # a run saved before distortions
-    assert runs.add("mnist", older, [progress(1, 0.7)], "finished", model((32,))).summary()["distort: scale"] == 0
+    row = runs.add("mnist", older, [progress(1, 0.7)], "finished", model((32,))).summary()
+    assert row["distort: scale"] == 0
 
 
 def test_a_run_without_history():
