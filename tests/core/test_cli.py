@@ -60,6 +60,16 @@ def test_full_batch_iterations(cli, batch):
     assert result["epochs"] == 5  # one update is one pass over the 1,000 images
 
 
+def test_distortions_from_a_level_and_single_flags_go_into_the_saved_model(cli, tmp_path):
+    path = tmp_path / "distorted.npz"
+    result = last_json(cli("train", "--train-size", 500, "--epochs", 1, "--augment", "light", "--rotate", 3,
+                           "--elastic", 0, "--json", "--save", path))
+    distortions = {k: result["config"][k] for k in ("rotate", "scale", "shear", "shift", "thickness", "elastic")}
+    assert distortions == {"rotate": 3.0, "scale": 0.08, "shear": 8.0, "shift": 1.5, "thickness": 0.5,
+                           "elastic": 0.0}
+    assert last_json(cli("evaluate", path, "--json"))["config"] == result["config"]  # in the model's file
+
+
 BAD_FLAGS = [
     (["--lr", "-1"], "argument --lr: must be a number greater than 0"),
     (["--lr", "0"], "argument --lr: must be a number greater than 0"),
@@ -78,6 +88,11 @@ BAD_FLAGS = [
     (["--batch-size", "0"], "argument --batch-size: must be a number at least 1, or full, got 0"),
     (["--seed", "2147483648"], "argument --seed: must be a number at least 0 and at most 2,147,483,647"),
     (["--seed", "-1"], "--seed"),
+    (["--augment", "extreme"], "argument --augment: invalid choice"),
+    (["--rotate", "-1"], "argument --rotate: must be a number at least 0 and at most 180, got -1"),
+    (["--scale", "1"], "argument --scale: must be a number at least 0 and at most 0.9, got 1"),
+    (["--elastic", "nan"], "argument --elastic: must be a number at least 0 and at most 10, got nan"),
+    (["--thickness", "inf"], "argument --thickness"),
 ]
 
 
