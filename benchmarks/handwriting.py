@@ -15,7 +15,9 @@ by 43 writers) blown up onto the Draw page's canvas; and the pen-stroke digits o
 tests/strokes.py (several writers' styles of every digit) at pen widths 8 to 40 px. Both
 drawing sets go through the product's own `canvas_to_mnist` (see drawings.py). It prints each
 set's accuracy, load_digits's accuracy per class, which stroke digits fail and as what, and
-the training time (`Progress.elapsed`: without the test-set evaluations at each record).
+the training time (`Progress.elapsed`: without the test-set evaluations at each record), and
+for each preset that distorts its training images, the paired ratio of 100 of its updates
+distorted (as the Trainer does it, one batch ahead) to the same updates plain.
 """
 import os
 import sys
@@ -30,8 +32,10 @@ if any(name in os.environ for name in _BLAS_VARS):
     os.execv(sys.executable, [sys.executable, *sys.argv])
 
 import argparse  # noqa: E402
+import statistics  # noqa: E402
 import time  # noqa: E402
 from collections import Counter  # noqa: E402
+from dataclasses import replace  # noqa: E402
 from pathlib import Path  # noqa: E402
 
 import numpy as np  # noqa: E402
@@ -41,7 +45,7 @@ sys.path[:0] = [str(ROOT), str(ROOT / "benchmarks")]
 
 import drawings  # noqa: E402
 
-from mlp.config import PRESETS, preset  # noqa: E402
+from mlp.config import DISTORTIONS, PRESETS, preset  # noqa: E402
 from mlp.data import DatasetError, load_dataset  # noqa: E402
 from mlp.model import MLP  # noqa: E402
 from mlp.preprocess import canvas_to_mnist  # noqa: E402
@@ -73,13 +77,30 @@ def train(name, data, seed):
     return trainer.model, trainer.elapsed
 
 
+def distortion_ratio(name, data, rounds=3, steps=100):
+    """Seconds of ``steps`` updates of preset ``name`` distorted (as the Trainer does it) over the
+    same updates plain, taking turns (A B A B ...); returns the median of the paired ratios."""
+    config = preset(name, max_steps=steps, log_every=10**9)
+    ratios = []
+    for r in range(rounds):
+        seconds = []
+        for variant in (config, replace(config, **{f: 0.0 for f in DISTORTIONS})):
+            trainer = Trainer(replace(variant, random_state=r), (data[0], data[1], data[2][:1], data[3][:1]))
+            for _ in trainer.run():
+                pass
+            seconds.append(trainer.elapsed)
+        ratios.append(seconds[0] / seconds[1])
+    return statistics.median(ratios)
+
+
 class Sets:
     """The test sets, preprocessed once: MNIST test, load_digits, the stroke digits."""
 
     def __init__(self, data, widths, preprocess=canvas_to_mnist):
         self.x_test, self.y_test = data.x_test, data.y_test
         self.ld_images, self.ld_labels = drawings.load_digits_set(preprocess)
-        self.st_names, self.st_labels, self.st_widths, self.st_images = drawings.stroke_set(widths, preprocess)
+        strokes = drawings.stroke_set(widths, preprocess)
+        self.st_names, self.st_labels, self.st_widths, self.st_images = strokes
         self.widths = widths
 
 
@@ -156,7 +177,8 @@ def main(argv=None):
     ap.add_argument("--blas-threads", type=int, metavar="N",
                     help="limit the BLAS pool to N threads (threadpoolctl); 1 is much faster when "
                          "other processes keep the cores busy")
-    ap.add_argument("--data-dir", help="MNIST's folder (default: $MNIST_PLAYGROUND_DATA, the cache, a download)")
+    ap.add_argument("--data-dir",
+                    help="MNIST's folder (default: $MNIST_PLAYGROUND_DATA, the cache, a download)")
     args = ap.parse_args(argv)
     presets = [p for p in args.presets.split(",") if p]
     unknown = [p for p in presets if p not in PRESETS]
@@ -196,6 +218,11 @@ def main(argv=None):
             print(f"  saved {out}")
         results.append((name, seconds, measure(model, sets)))
     report(results, sets)
+    distorted = [name for name in presets if not preset(name).distortion.identity]
+    if distorted:
+        print("\n== distorted / plain training time, the same updates paired " + "=" * 11)
+        for name in distorted:
+            print(f"  {name:<12} x{distortion_ratio(name, data):.2f}", flush=True)
 
 
 if __name__ == "__main__":

@@ -7,6 +7,8 @@ from pathlib import Path
 
 import pytest
 
+from mlp.config import DISTORTIONS
+
 ROOT = Path(__file__).resolve().parents[2]
 
 
@@ -64,7 +66,7 @@ def test_distortions_from_a_level_and_single_flags_go_into_the_saved_model(cli, 
     path = tmp_path / "distorted.npz"
     result = last_json(cli("train", "--train-size", 500, "--epochs", 1, "--augment", "light", "--rotate", 3,
                            "--elastic", 0, "--json", "--save", path))
-    distortions = {k: result["config"][k] for k in ("rotate", "scale", "shear", "shift", "thickness", "elastic")}
+    distortions = {k: result["config"][k] for k in DISTORTIONS}
     assert distortions == {"rotate": 3.0, "scale": 0.08, "shear": 8.0, "shift": 1.5, "thickness": 0.5,
                            "elastic": 0.0}
     assert last_json(cli("evaluate", path, "--json"))["config"] == result["config"]  # in the model's file
