@@ -100,7 +100,8 @@ PRESETS = {
                         lr_schedule="cosine", batch_size=256, max_iter=20, dropout=0.2).distorted("light"),
     # the best a from-scratch MLP does here, for a long run (the command line, or a server that allows it)
     "record": TrainConfig(hidden_layer_sizes=(1024, 1024), solver="adam", learning_rate_init=1e-3,
-                          lr_schedule="cosine", batch_size=256, max_iter=150, dropout=0.2).distorted("strong"),
+                          lr_schedule="cosine", batch_size=256, max_iter=150,
+                          dropout=0.2).distorted("strong"),
 }
 
 
@@ -154,6 +155,7 @@ class Knob:
     bounds: Range | None = None  # what the command line accepts (None: only `values`)
     whole: object = None         # the value offered for None in the config: "full" batch, all images
     show: Callable = str         # how the page writes a value
+    fmt: str | None = None       # ... on a "range" slider, printf-style (e.g. "%.1f px")
     more: bool = False           # under "More settings" on the page
 
     def offer(self, value):
@@ -231,27 +233,28 @@ def _grid(step, n):
     return tuple(float(round(step * i, 2)) for i in range(n + 1))
 
 
-def _distortion_knob(name, label, help, values, bounds):
+def _distortion_knob(name, label, help, values, bounds, fmt):
     return Knob(name, label, help + " Each training image draws its own amount at every update; 0: "
-                "none.", name, f"--{name}", float, "range", values, bounds, more=True)
+                "none.", name, f"--{name}", float, "range", values, bounds, more=True, fmt=fmt)
 
 
 KNOBS += (
     _distortion_knob("rotate", "Distort: rotate (degrees)", "Turn each training image by up to this "
                      "many degrees either way, as people hold the pen at different angles.", _grid(1, 30),
-                     Range(0, 180)),
+                     Range(0, 180), "%.0f°"),
     _distortion_knob("scale", "Distort: scale", "Make each training image up to this share bigger or "
-                     "smaller.", _grid(0.01, 30), Range(0, 0.9)),
+                     "smaller.", _grid(0.01, 30), Range(0, 0.9), "%.2f"),
     _distortion_knob("shear", "Distort: slant (degrees)", "Slant each training image by up to this many "
-                     "degrees, as some people write leaning forward or back.", _grid(1, 30), Range(0, 60)),
+                     "degrees, as some people write leaning forward or back.", _grid(1, 30), Range(0, 60),
+                     "%.0f°"),
     _distortion_knob("shift", "Distort: shift (pixels)", "Move each training image by up to this many "
-                     "pixels in each direction.", _grid(0.5, 10), Range(0, 14)),
+                     "pixels in each direction.", _grid(0.5, 10), Range(0, 14), "%.1f px"),
     _distortion_knob("thickness", "Distort: stroke thickness", "Make each training image's strokes "
-                     "thicker or thinner: 1 goes up to a whole pixel more or less.", _grid(0.1, 10),
-                     Range(0, 1)),
+                     "thicker or thinner: 1 goes up to a whole pixel thicker, or half a pixel thinner.",
+                     _grid(0.1, 10), Range(0, 1), "%.1f"),
     _distortion_knob("elastic", "Distort: elastic (pixels)", "Bend each training image with a smooth "
                      "random field that moves pixels by about this much, like a hand's wobble (Simard "
-                     "et al., 2003).", _grid(0.1, 30), Range(0, 10)),
+                     "et al., 2003).", _grid(0.1, 30), Range(0, 10), "%.1f px"),
 )
 KNOB = {k.name: k for k in KNOBS}
 assert tuple(k.name for k in KNOBS[-len(DISTORTIONS):]) == DISTORTIONS

@@ -69,7 +69,8 @@ with right:
         st.info(f"No trained model yet. Train one on the **Train** page, or start the {quick} preset here "
                 + ("(trained on distorted digits, so that it reads people's drawings: about 20 s)"
                    if quick == "handwriting" else "(about 5 s)") + "; you can draw while it trains.")
-        if st.button(f"Train the {quick} preset", type="primary", key="train_fast", disabled=session.training()):
+        if st.button(f"Train the {quick} preset", type="primary", key="train_fast",
+                     disabled=session.training()):
             if session.start_preset(quick, data):
                 st.rerun()
     elif image is None:

@@ -13,7 +13,7 @@ COUNTS = [24, 48, 96]
 ZOOM = 3  # 28 px shown as 84 px, each pixel repeated so the digits stay crisp
 DEFAULTS = {"gallery_seed": 0, "gallery_split": "Train", "gallery_count": 48, "gallery_classes": [],
             "gallery_mistakes": False, "gallery_distort": "as on the Train page", "gallery_distort_seed": 0}
-WARPED = 12  # samples shown plain and distorted
+WARPED = 8  # samples shown as they are and distorted
 
 
 @st.cache_data(show_spinner=False, max_entries=8)
@@ -90,7 +90,8 @@ else:
 
 st.divider()
 st.subheader("What the network trains on")
-st.radio("Distortion", [DEFAULTS["gallery_distort"], *(n for n in LEVELS if n != "off")], key="gallery_distort",
+LEVEL_CHOICES = [DEFAULTS["gallery_distort"], *(n for n in LEVELS if n != "off")]
+st.radio("Distortion", LEVEL_CHOICES, key="gallery_distort",
          horizontal=True, help="Training can show the network each image distorted afresh at every update "
                                "(Distort training images, on the Train page), so that it learns digits as "
                                "people write them.")
@@ -101,18 +102,17 @@ if distortion.identity:
     st.caption("Distortion is off on the Train page: the network sees its training images as they are. "
                "Choose light or strong above to see what it would see, or turn it on at **Train**.")
 else:
-    st.caption(f"The first {WARPED} samples above: as they are, then twice as the network may see them "
+    st.caption(f"The first {WARPED} samples above as they are (top), and twice as the network may see them "
                f"({describe(distortion)}; {'your Train page settings' if chosen not in LEVELS else chosen}). "
                "Each update draws new distortions.")
 st.button("Distort again", key="redistort", icon=":material/refresh:", disabled=distortion.identity,
           on_click=lambda: ss.update(gallery_distort_seed=ss.gallery_distort_seed + 1))
 shown = x[idx[:WARPED]]
-rows = [(shown, "as it is")] if distortion.identity else [(shown, "as it is")] + [
-    (distort(shown, distortion, seed=(seed, ss.gallery_distort_seed, i)).reshape(-1, 28, 28), "distorted")
-    for i in range(2)]
-for images, what in rows:
-    st.image(list(analysis.upscale(images, ZOOM)), caption=[f"{names[t]} · {what}" for t in y[idx[:WARPED]]],
-             width=28 * ZOOM, clamp=True, output_format="PNG")
+draws = [] if distortion.identity else [(seed, ss.gallery_distort_seed, i) for i in range(2)]
+versions = [shown] + [distort(shown, distortion, seed=s).reshape(-1, 28, 28) for s in draws]
+for j, column in enumerate(st.columns(WARPED)):  # each sample above its distorted versions
+    column.image([analysis.upscale(v[j], ZOOM) for v in versions], width=28 * ZOOM, clamp=True,
+                 caption=[names[y[idx[j]]], "distorted", "again"][:len(versions)], output_format="PNG")
 
 st.divider()
 counts, means = split_summary(data.name, ss.gallery_split, x, y, len(names))

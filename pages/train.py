@@ -62,7 +62,8 @@ def knob_widget(knob):
         st.radio(knob.label, offered, key=knob.name, horizontal=True, help=knob.help)
     elif knob.widget == "range":
         step = round(offered[1] - offered[0], 9)
-        st.slider(knob.label, offered[0], offered[-1], step=step, key=knob.name, help=knob.help)
+        st.slider(knob.label, offered[0], offered[-1], step=step, key=knob.name, help=knob.help,
+                  format=knob.fmt)
     elif knob.widget == "number":
         st.number_input(knob.label, int(knob.bounds.lo), int(knob.bounds.hi), key=knob.name, help=knob.help)
     elif knob.widget == "count":  # epochs, or full-batch iterations, up to the server's cap
