@@ -67,7 +67,9 @@ def describe(d: Distortion) -> str:
 def work_bytes(n: int) -> int:
     """The memory of a Distorter's work arrays for batches of ``n`` images (up to CHUNK)."""
     pixels, padded = SIDE * SIDE, PAD * PAD
-    return min(n, CHUNK) * (7 * 4 * pixels + 8 * pixels + 3 * 4 * padded + 16 * ((SIDE + 1) * PAD - 1))
+    quads = 16 * ((SIDE + 1) * PAD - 1)
+    per_image = 9 * 4 * pixels + 8 * pixels + 2 * 4 * padded + quads + 8 * (GRID ** 2 + 2)
+    return min(n, CHUNK) * per_image
 
 
 def _spread(n_points=GRID, side=SIDE):
@@ -96,7 +98,9 @@ class Distorter:
         ys, xs = np.mgrid[0:SIDE, 0:SIDE].astype(DTYPE) - (SIDE - 1) / 2
         self._gx, self._gy = xs.reshape(-1), ys.reshape(-1)  # each output pixel, centred
         spread = _spread()  # K: the field of grid values G is K G K^T, or (K kron K) vec(G)
-        self._spread_grid = np.kron(spread, spread).T.copy()  # (GRID * GRID, SIDE * SIDE)
+        # each pixel's elastic displacement from the grid's values, and its own x and y (see _sources)
+        rows = np.vstack([np.kron(spread, spread).T, self._gx, self._gy])
+        self._pixel_rows = np.ascontiguousarray(rows, DTYPE)  # C order: a fast matrix product
 
     def _buffers(self, n):
         """Make the work arrays for batches of up to ``n`` images (once, or when one is larger)."""
@@ -105,10 +109,12 @@ class Distorter:
         self._n = n
         rows = lambda dtype=DTYPE: np.empty((n, SIDE * SIDE), dtype)  # noqa: E731
         self._sx, self._sy, self._fx, self._fy, self._tmp = (rows() for _ in range(5))
+        self._field = np.empty((2 * n, SIDE * SIDE), DTYPE)  # points plus the elastic field
+        self._coef = np.empty((2 * n, GRID * GRID + 2), DTYPE)
         self._outs = [rows(), rows()]  # taking turns: a batch stays whole while the next is made
         self._idx = rows(np.intp)
         self._padded = np.zeros((n, PAD, PAD), DTYPE)
-        self._thick, self._thin = (np.empty((n, PAD * PAD), DTYPE) for _ in range(2))
+        self._changed = np.empty((n, PAD * PAD), DTYPE)
         # the padded image's pixels with their right, lower and lower-right neighbours packed
         # together, so that one gather reads all four pixels that a point falls between
         self._last = (SIDE + 1) * PAD - 1  # the largest top-left neighbour a read can have
@@ -133,7 +139,7 @@ class Distorter:
 
     def release(self):
         """Let go of the work arrays (made again when needed); the random numbers go on."""
-        kept = {"distortion", "rng", "_gx", "_gy", "_spread_grid"}
+        kept = {"distortion", "rng", "_gx", "_gy", "_pixel_rows"}
         for name in [name for name in vars(self) if name not in kept]:
             delattr(self, name)
         self._n = 0
@@ -150,33 +156,38 @@ class Distorter:
         return self._read(n)
 
     def _thicken(self, padded, strength):
-        """Blend each image's strokes a random share of the way towards one pixel thicker
-        (share > 0) or, half as far, thinner (share < 0: MNIST's strokes are only about two
-        pixels wide), with shares uniform in [-strength, strength].
+        """Blend each image's strokes a random share of the way, uniform up to ``strength``,
+        towards one pixel thicker or, half as far, thinner (MNIST's strokes are only about two
+        pixels wide): each way for half of the images, on average.
 
         Thicker: each pixel takes the brightest of itself and its four neighbours; thinner: the
-        darkest. Worked on the whole batch as one flat array, where a pixel's neighbours are
-        1 and PAD places away (the border of zeros keeps images from reaching into each other)."""
+        darkest. Which images grow is a random run of the batch (whose order is random anyway),
+        so that each way works on whole slices of the batch: as flat arrays, where a pixel's
+        neighbours are 1 and PAD places away (the border of zeros keeps images apart)."""
+        n, rng = len(padded), self.rng
+        amount = rng.uniform(0, strength, (n, 1)).astype(DTYPE)
+        thicker, start = int(rng.binomial(n, 0.5)), int(rng.integers(n))
+        for first, count, pick, scale in ((start, thicker, np.maximum, 1.0),
+                                          (start + thicker, n - thicker, np.minimum, 0.5)):
+            for lo, hi in _run(first % n, count, n):
+                self._blend(padded[lo:hi], amount[lo:hi] * DTYPE(scale), pick, self._changed[lo:hi])
+
+    @staticmethod
+    def _blend(padded, share, pick, changed):
+        """Move ``padded`` images the share of the way to ``pick`` of each pixel and its neighbours."""
         n = len(padded)
-        flat = padded.reshape(-1)
+        flat, changed = padded.reshape(-1), changed.reshape(-1)
         end = len(flat) - PAD - 1
-        here, up, down = flat[PAD + 1:end], flat[1:end - PAD], flat[2 * PAD + 1:end + PAD]
-        left, right = flat[PAD:end - 1], flat[PAD + 2:end + 1]
-        share = self.rng.uniform(-strength, strength, (n, 1)).astype(DTYPE)
-        for pick, changed, amount in ((np.maximum, self._thick, np.maximum(share, 0)),
-                                      (np.minimum, self._thin, np.maximum(-share, 0) / 2)):
-            changed = changed[:n].reshape(-1)
-            span = changed[PAD + 1:end]
-            pick(up, down, out=span)
-            pick(span, left, out=span)
-            pick(span, right, out=span)
-            pick(span, here, out=span)
-            span -= here
-            square = changed.reshape(n, PAD, PAD)  # the border of zeros stays zero
-            square[:, 0] = square[:, -1] = square[:, :, 0] = square[:, :, -1] = 0
-            changed.reshape(n, -1)[...] *= amount
-        flat += self._thick[:n].reshape(-1)
-        flat += self._thin[:n].reshape(-1)
+        here, span = flat[PAD + 1:end], changed[PAD + 1:end]
+        pick(flat[1:end - PAD], flat[2 * PAD + 1:end + PAD], out=span)  # up, down
+        pick(span, flat[PAD:end - 1], out=span)  # left
+        pick(span, flat[PAD + 2:end + 1], out=span)  # right
+        pick(span, here, out=span)
+        span -= here
+        square = changed.reshape(n, PAD, PAD)  # the border of zeros stays zero
+        square[:, 0] = square[:, -1] = square[:, :, 0] = square[:, :, -1] = 0
+        changed.reshape(n, -1)[...] *= share
+        flat += changed
 
     def _sources(self, n, d):
         """Work out, for every output pixel, the point of the padded input it reads."""
@@ -191,13 +202,15 @@ class Distorter:
         shift = (rng.uniform(-d.shift, d.shift, (2, n)) + centre).astype(DTYPE)[:, :, None]
         sx, sy, tmp = self._sx[:n], self._sy[:n], self._tmp[:n]
         if d.elastic:
-            # the field at every pixel is a fixed linear map of the grid's values: one product
-            coarse = rng.standard_normal((2 * n, GRID * GRID), dtype=DTYPE)
-            field = coarse @ self._spread_grid  # (2 n, SIDE * SIDE)
-            field *= DTYPE(d.elastic)
+            # p + e(p) at every pixel is a fixed linear map of the grid's values and the pixel's
+            # own x, y: one product for the whole batch, x of each image then y of each image
+            G2, coef = GRID * GRID, self._coef[:2 * n]
+            coef[:, :G2] = rng.standard_normal((2 * n, G2), dtype=DTYPE)
+            coef[:, :G2] *= DTYPE(d.elastic)
+            coef[:n, G2:] = (1, 0)
+            coef[n:, G2:] = (0, 1)
+            field = np.matmul(coef, self._pixel_rows, out=self._field[:2 * n])
             ex, ey = field[:n], field[n:]
-            ex += self._gx
-            ey += self._gy
         else:
             ex, ey = self._gx, self._gy
         np.multiply(m[0], ex, out=sx)
@@ -242,7 +255,20 @@ class Distorter:
         return out
 
 
+def _run(first, count, n):
+    """The slices of 0..n-1 that ``count`` places from ``first`` on cover, going round."""
+    end = first + count
+    return [(first, min(end, n))] + ([(0, end - n)] if end > n else []) if count else []
+
+
 def distort(images, distortion: Distortion, seed=0):
-    """Return uint8 images (n, 28, 28) or (n, 784) distorted once, as float32 (n, 784) in [0, 1]."""
+    """Return uint8 images (n, 28, 28) or (n, 784) distorted once, as float32 (n, 784) in [0, 1].
+
+    The images go through in a random order (a mini-batch's order is random already), so that
+    which of them get thicker strokes is random too, not a run of them."""
     images = np.asarray(images, dtype=np.uint8).reshape(len(images), -1)
-    return Distorter(distortion, seed)(images).copy()
+    distorter = Distorter(distortion, seed)
+    order = distorter.rng.permutation(len(images))
+    out = np.empty((len(images), SIDE * SIDE), DTYPE)
+    out[order] = distorter(images[order])
+    return out

@@ -42,11 +42,11 @@ def test_a_distorted_digit_stays_centred_inside_the_frame(digits, level):
     moved = np.abs(centre_of_mass(out) - centre_of_mass(digits.astype(np.float32)))
     assert moved.max() < LEVELS[level].shift + 2.5  # the shift, plus what turning moves the centre
     ink = out.sum(axis=1) / to_float(digits).sum(axis=1)
-    assert 0.3 < ink.min() and ink.max() < 3.5  # no digit lost or smeared over the frame
+    assert 0.2 < ink.min() and ink.max() < 3.5  # no digit lost or smeared over the frame
     frame = out.reshape(-1, 28, 28)
     border = np.concatenate([frame[:, 0].ravel(), frame[:, -1].ravel(), frame[:, :, 0].ravel(),
                              frame[:, :, -1].ravel()])
-    assert border.mean() < 0.01  # MNIST's digits keep clear of the edges, and so do the warped ones
+    assert border.mean() < 0.02  # MNIST's digits keep clear of the edges, and so do the warped ones
     assert np.abs(out - to_float(digits)).mean() > 0.03  # and they did change
 
 
@@ -66,6 +66,12 @@ def test_thickness_makes_strokes_thicker_or_thinner(digits):
     out = distort(digits, Distortion(thickness=1.0), seed=2)
     ink = out.sum(axis=1) / to_float(digits).sum(axis=1)
     assert (ink > 1.25).sum() > 50 and (ink < 0.85).sum() > 50  # both ways
+    thicker = ink > 1
+    assert 0.4 < thicker.mean() < 0.6 and np.flatnonzero(np.diff(thicker)).size > 50  # half, at random
+    # a batch grows a random run of its images (its order is random): whole slices, no copies
+    batch = Distorter(Distortion(thickness=1.0), seed=2)(digits)
+    grown = batch.sum(axis=1) / to_float(digits).sum(axis=1) > 1
+    assert 0 < np.flatnonzero(np.diff(grown)).size <= 2
     assert centre_of_mass(out).mean(axis=0) == pytest.approx(centre_of_mass(to_float(digits)).mean(axis=0),
                                                              abs=0.1)  # in place
 
