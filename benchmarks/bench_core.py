@@ -12,15 +12,8 @@ The machine is shared and has slow phases, so variants that are compared run int
 import os
 import sys
 
-# OPENBLAS_CORETYPE / OPENBLAS_L2_SIZE, when the environment sets them, make OpenBLAS pick
-# kernels that are slow on small matrix products. They are read when numpy loads OpenBLAS,
-# so drop them and start this script again before numpy is ever imported.
-_BLAS_VARS = ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE")
-_REMOVED_VAR = "BENCH_CORE_REMOVED"
-if any(name in os.environ for name in _BLAS_VARS):
-    removed = [f"{name}={os.environ.pop(name)}" for name in _BLAS_VARS if name in os.environ]
-    os.environ[_REMOVED_VAR] = " ".join(removed)
-    os.execv(sys.executable, [sys.executable, *sys.argv])
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import fast_blas  # noqa: E402  (first: before numpy)
 
 import argparse  # noqa: E402
 import contextlib  # noqa: E402
@@ -95,7 +88,7 @@ def print_machine(torch):
         print(f"cpu: {platform.processor() or _cpu_model()}")
     except OSError:
         pass
-    removed = os.environ.get(_REMOVED_VAR)
+    removed = fast_blas.REMOVED
     print("removed from the environment before numpy loaded: " + (removed or "nothing (none was set)"))
     print("BLAS / thread pools:")
     for line in blas_info():

@@ -22,14 +22,8 @@ distorted (as the Trainer does it, one batch ahead) to the same updates plain.
 import os
 import sys
 
-# OPENBLAS_CORETYPE / OPENBLAS_L2_SIZE make OpenBLAS pick kernels that are slow on small
-# products; they are read when numpy loads OpenBLAS, so drop them and start again before that.
-_BLAS_VARS = ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE")
-_REMOVED_VAR = "BENCH_HANDWRITING_REMOVED"
-if any(name in os.environ for name in _BLAS_VARS):
-    removed = [f"{name}={os.environ.pop(name)}" for name in _BLAS_VARS if name in os.environ]
-    os.environ[_REMOVED_VAR] = " ".join(removed)
-    os.execv(sys.executable, [sys.executable, *sys.argv])
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import fast_blas  # noqa: E402  (first: before numpy)
 
 import argparse  # noqa: E402
 import statistics  # noqa: E402
@@ -193,7 +187,7 @@ def main(argv=None):
     print(f"numpy {np.__version__}, cpu_count={os.cpu_count()}; BLAS: {blas_info()}")
     if hasattr(os, "getloadavg"):
         print("load average at start: " + " ".join(f"{x:.2f}" for x in os.getloadavg()))
-    removed = os.environ.get(_REMOVED_VAR)
+    removed = fast_blas.REMOVED
     print("removed from the environment before numpy loaded: " + (removed or "nothing (none was set)"))
     try:
         data = load_dataset("mnist", args.data_dir)

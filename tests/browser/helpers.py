@@ -39,6 +39,30 @@ def snapshot(page, name, full_page=True):
         page.screenshot(path=str(folder / f"{name}.png"), full_page=full_page)
 
 
+def whole_page(page, name):
+    """Save the whole page as <MNIST_PLAYGROUND_SCREENSHOTS>/<name>.png, if that is set.
+
+    Streamlit scrolls inside its main block, so the window is first made as tall as that block;
+    the shot waits for the script to finish and the images to load, with no help text shown."""
+    if not SHOTS:
+        return
+    size = page.viewport_size
+    height = page.evaluate("""() => {
+        const block = document.querySelector('[data-testid="stMainBlockContainer"]');
+        return Math.ceil(block.getBoundingClientRect().top + block.scrollHeight + 40);
+    }""")
+    page.set_viewport_size({"width": size["width"], "height": max(size["height"], height)})
+    try:
+        expect(page.get_by_test_id("stApp")).to_have_attribute("data-test-script-state", "notRunning")
+        page.wait_for_function("[...document.querySelectorAll('[data-testid=\"stImage\"] img')]"
+                               ".every(img => img.complete && img.naturalWidth > 0)")
+        page.mouse.move(0, 0)
+        expect(page.get_by_test_id("stTooltipContent")).to_have_count(0)
+        snapshot(page, name)
+    finally:
+        page.set_viewport_size(size)
+
+
 def open_app(page, server):
     page.goto(server.url)
     expect(page.get_by_test_id("stApp")).to_have_attribute("data-test-connection-state", "CONNECTED")

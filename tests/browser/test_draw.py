@@ -10,7 +10,7 @@ import pytest
 from PIL import Image
 from playwright.sync_api import expect
 
-from tests.browser.helpers import button, draw, main, no_exception, open_app, snapshot
+from tests.browser.helpers import button, draw, main, no_exception, open_app, whole_page
 from tests.strokes import STYLES
 
 pytestmark = pytest.mark.browser
@@ -27,24 +27,6 @@ def go_to(page, title, url_path):
 
 def idle(page):
     expect(page.get_by_test_id("stApp")).to_have_attribute("data-test-script-state", "notRunning")
-
-
-def whole_page(page, name):
-    """A screenshot of all of the page (see helpers.snapshot): Streamlit scrolls inside its main
-    block, so the window is made as tall as that block first."""
-    size = page.viewport_size
-    height = page.evaluate("""() => {
-        const block = document.querySelector('[data-testid="stMainBlockContainer"]');
-        return Math.ceil(block.getBoundingClientRect().top + block.scrollHeight + 40);
-    }""")
-    page.set_viewport_size({"width": size["width"], "height": max(size["height"], height)})
-    try:
-        idle(page)
-        page.mouse.move(0, 0)
-        expect(page.get_by_test_id("stTooltipContent")).to_have_count(0)  # no help text over the page
-        snapshot(page, name)
-    finally:
-        page.set_viewport_size(size)
 
 
 def sent_drawing(payload) -> np.ndarray | None:
@@ -133,7 +115,6 @@ def test_a_serifed_1_a_looped_9_and_a_test_image_on_the_canvas(page, app_server,
         right += prediction.inner_text() == f"prediction: {label}"
         no_exception(page)
     assert right >= 2, f"{right} of 3 test images predicted right"
-    whole_page(page, "draw-test-image")
 
     # strokes go over the image, and the canvas sends both
     sent.clear()
@@ -152,7 +133,7 @@ def test_a_serifed_1_a_looped_9_and_a_test_image_on_the_canvas(page, app_server,
     expect(button(page, "Keep this drawing")).to_be_disabled()
     expect(main(page).get_by_test_id("stDataFrame")).to_be_visible()
     no_exception(page)
-    whole_page(page, "draw-kept")
+    whole_page(page, "draw")
     with page.expect_download() as download:
         button(page, "Download (.npz)").click()
     path = tmp_path / "drawings.npz"
@@ -167,4 +148,3 @@ def test_a_serifed_1_a_looped_9_and_a_test_image_on_the_canvas(page, app_server,
     expect(main(page).get_by_text(re.compile(r"^Unsure below 50%: it would answer"))).to_be_visible()
     expect(page.locator(".js-plotly-plot .gtitle", has_text="Coverage and accuracy")).to_be_visible()
     no_exception(page)
-    whole_page(page, "evaluate-coverage")

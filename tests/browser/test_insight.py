@@ -9,7 +9,7 @@ from playwright.sync_api import expect
 
 from mlp import MLP
 from tests import strokes
-from tests.browser.helpers import ROOT, SHOTS, button, draw, main, no_exception, open_app, slider
+from tests.browser.helpers import button, draw, main, no_exception, open_app, slider, whole_page
 
 pytestmark = pytest.mark.browser
 
@@ -17,31 +17,6 @@ pytestmark = pytest.mark.browser
 TRACES = ".js-plotly-plot .scatterlayer .trace"
 LEGEND = ".js-plotly-plot .legend .traces"
 STATUS = re.compile(r"^Model: trained, test accuracy \d+\.\d%$")
-
-
-def full_page(page, name):
-    """Save the whole page as <MNIST_PLAYGROUND_SCREENSHOTS>/<name>.png, if that is set.
-
-    Streamlit scrolls inside its main block, so the window is first made as tall as that block.
-    """
-    if not SHOTS:
-        return
-    folder = ROOT / SHOTS
-    folder.mkdir(parents=True, exist_ok=True)
-    size = page.viewport_size
-    height = page.evaluate("""() => {
-        const block = document.querySelector('[data-testid="stMainBlockContainer"]');
-        return Math.ceil(block.getBoundingClientRect().top + block.scrollHeight + 40);
-    }""")
-    page.set_viewport_size({"width": size["width"], "height": max(size["height"], height)})
-    try:
-        expect(page.get_by_test_id("stApp")).to_have_attribute("data-test-script-state", "notRunning")
-        page.wait_for_function("[...document.querySelectorAll('[data-testid=\"stImage\"] img')]"
-                               ".every(img => img.complete && img.naturalWidth > 0)")
-        page.mouse.move(0, 0)  # no hover effects or tooltips
-        page.screenshot(path=str(folder / f"{name}.png"), full_page=True)
-    finally:
-        page.set_viewport_size(size)
 
 
 def go_to(page, title, url_path, heading=None):
@@ -127,7 +102,7 @@ def test_compare_two_runs_evaluate_inspect_and_reload(page, app_server):
     expect(main(page).get_by_role("button", name="History (CSV)")).to_be_visible()
     expect(main(page).get_by_role("button", name="Config (JSON)")).to_be_visible()
     no_exception(page)
-    full_page(page, "compare")
+    whole_page(page, "compare")
 
     # Evaluate: a click on a cell of the confusion matrix shows its images; the lists can still be changed
     go_to(page, "Evaluate", "evaluate")
@@ -149,14 +124,14 @@ def test_compare_two_runs_evaluate_inspect_and_reload(page, app_server):
     expect(page.get_by_test_id("stApp")).to_have_attribute("data-test-script-state", "notRunning")
     expect(cell).to_have_text(re.compile(r"^\d+ test images of 3 predicted as 7"))  # it stays
     no_exception(page)
-    full_page(page, "evaluate")
+    whole_page(page, "evaluate")
 
     go_to(page, "Inspect", "inspect")
     expect(main(page).get_by_text("What the first layer looks for")).to_be_visible()
     expect(main(page).get_by_test_id("stMetricLabel")).to_have_count(2)
     page.wait_for_function("document.querySelectorAll('.js-plotly-plot').length >= 10")
     no_exception(page)
-    full_page(page, "inspect")
+    whole_page(page, "inspect")
 
     # a reload finds the runs and the current model again: the browser holds their key, the address does not
     go_to(page, "Compare runs", "compare")
