@@ -250,7 +250,15 @@ def test_fast_preset_reaches_975(mnist):
 
 
 @pytest.mark.slow
-def test_best_preset_reaches_985(mnist):
-    # about 90 s of training on a quiet 2-core machine
-    trainer = train(preset("best"), mnist)
+def test_handwriting_preset_reaches_985(mnist):
+    # about 20 s of training on a quiet 2-core machine; 98.94 % measured with seed 0
+    trainer = train(preset("handwriting"), mnist)
     assert trainer.history[-1].test_accuracy >= 0.985
+
+
+@pytest.mark.slow
+def test_best_preset_reaches_99(mnist):
+    # about 135 s of training on a quiet 2-core machine; 99.24 % measured with seed 0 (the bar
+    # leaves room for the last digits that another BLAS build or thread count may round otherwise)
+    trainer = train(preset("best"), mnist)
+    assert trainer.history[-1].test_accuracy >= 0.99
