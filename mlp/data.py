@@ -70,8 +70,9 @@ class Dataset(NamedTuple):
     x_test: np.ndarray
     y_test: np.ndarray
     name: str
-    source: str
+    source: str                  # where it was read from, with its folder (for the command line)
     classes: tuple[str, ...]
+    origin: str = ""             # the same without this machine's paths (for a public page)
 
 
 def read_idx(path: str | os.PathLike) -> np.ndarray:
@@ -170,7 +171,7 @@ def load_dataset(name: str = "mnist", data_dir: str | os.PathLike | None = None,
         folder = find_local(name, data_dir)
         if folder is None:
             raise DatasetError(_missing_message(name, Path(data_dir).expanduser()))
-        source = f"{folder} (local copy)"
+        source, origin = f"{folder} (local copy)", "a local copy"
     else:
         cache = cache_dir or default_cache_dir()
         folder = Path(cache).expanduser() / name
@@ -179,13 +180,13 @@ def load_dataset(name: str = "mnist", data_dir: str | os.PathLike | None = None,
             from .download import download  # here: mlp.download uses this module's names and errors
 
             used = download(name, folder, missing, mirrors, progress, timeouts)
-            source = f"downloaded from {used} into {folder}"
+            source, origin = f"downloaded from {used} into {folder}", f"a download from {used}"
         else:
-            source = f"{folder} (cache)"
+            source, origin = f"{folder} (cache)", "the download cache"
     arrays = _load_folder(name, folder)
     if progress is not None:
         progress(1.0, f"{TITLES[name]} ready")
-    return Dataset(*arrays, name=name, source=source, classes=CLASSES[name])
+    return Dataset(*arrays, name=name, source=source, classes=CLASSES[name], origin=origin)
 
 
 def _file_in(folder: Path, fname: str) -> Path | None:

@@ -22,7 +22,7 @@ with c1:
     if data is not None:
         st.markdown(f"**{TITLES[data.name]}**: {len(data.y_train):,} training and {len(data.y_test):,} "
                     f"test images of 28 × 28 grey pixels, {len(data.classes)} classes.")
-        st.caption(f"Loaded from {data.source}")
+        st.caption(f"Loaded from {data.origin}")  # not the server's folders
 with c2:
     st.subheader("Your model")
     status_line(lambda: f"Status: **{session.status()}**", "markdown")

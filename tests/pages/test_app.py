@@ -107,5 +107,6 @@ def test_a_slow_download_shows_how_far_it_is_then_the_data(no_data, shared_data_
     assert load.done.wait(JOB_TIMEOUT) and load.error is None
     alice.run()
     assert not alice.get("progress")
-    assert [c for c in texts(alice.caption) if c.startswith("Loaded from downloaded from http://127.0.0.1:")]
+    assert [c for c in texts(alice.caption) if c.startswith("Loaded from a download from http://127.0.0.1:")]
+    assert not [c for c in texts(alice.caption) if str(folder) in c]  # the server's folders stay private
     assert np.array_equal(load.data.x_test, mnist.x_test)

@@ -11,6 +11,11 @@ def test_home_shows_the_data_set_and_an_untrained_model(app):
     assert not app.error
 
 
+def test_home_says_where_the_data_came_from_without_the_servers_folders(app, app_env):
+    assert "Loaded from a local copy" in texts(app.caption)
+    assert not [c for c in texts(app.caption) if str(app_env) in c or "/" in c]
+
+
 def test_home_follows_the_data_set_chosen_in_the_sidebar(app):
     app.selectbox(key="dataset").set_value("fashion-mnist").run()
     assert not app.exception
