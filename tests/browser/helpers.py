@@ -96,15 +96,28 @@ def wait_for_points(page, n, timeout=TIMEOUT):
     return found.json_value()
 
 
+# whether the canvas shows any ink (its picture: white strokes on black)
+INKED_JS = """c => { const d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;
+                     for (let i = 0; i < d.length; i += 4) if (d[i] > 128) return true; return false; }"""
+
+
 def draw(page, digit_strokes):
-    """Draw strokes on the canvas with the mouse, pressing the button down for each stroke."""
-    canvas = page.locator("canvas.upper-canvas")
-    expect(canvas).to_be_visible()
-    box = canvas.bounding_box()
-    x0, y0 = box["x"], box["y"]
-    for stroke in digit_strokes:
-        page.mouse.move(x0 + stroke[0][0], y0 + stroke[0][1])
-        page.mouse.down()
-        for x, y in stroke[1:]:
-            page.mouse.move(x0 + x, y0 + y)
-        page.mouse.up()
+    """Draw strokes on the canvas with the mouse, pressing the button down for each stroke.
+
+    A canvas that has only just been mounted (after Clear) may miss the first mouse events while
+    the page reruns: if nothing shows on the canvas afterwards, wait for the page and draw again."""
+    for attempt in range(2):
+        canvas = page.locator("canvas.upper-canvas")
+        expect(canvas).to_be_visible()
+        box = canvas.bounding_box()
+        x0, y0 = box["x"], box["y"]
+        for stroke in digit_strokes:
+            page.mouse.move(x0 + stroke[0][0], y0 + stroke[0][1])
+            page.mouse.down()
+            for x, y in stroke[1:]:
+                page.mouse.move(x0 + x, y0 + y)
+            page.mouse.up()
+        if page.locator("canvas.dc-canvas.lower-canvas").evaluate(INKED_JS):
+            return
+        expect(page.get_by_test_id("stApp")).to_have_attribute("data-test-script-state", "notRunning")
+    raise AssertionError("the canvas shows none of the strokes drawn on it")

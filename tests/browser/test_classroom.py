@@ -10,7 +10,7 @@ from tests.browser.helpers import (TIMEOUT, button, main, no_exception, snapshot
 pytestmark = pytest.mark.browser
 
 
-LINK = "/train?preset=fast&images=10000&epochs=50"  # long enough to be still training when the other comes
+LINK = "/train?preset=fast&images=20000&epochs=50"  # long enough to be still training when the other comes
 
 
 @pytest.fixture(scope="module")
@@ -25,7 +25,7 @@ def open_train(context, server):
     page.set_default_timeout(TIMEOUT)
     page.goto(server.url + LINK)
     expect(main(page).get_by_role("heading", name="Train", exact=True)).to_be_visible()
-    expect(main(page).get_by_text("to train on 10,000 images")).to_be_visible()
+    expect(main(page).get_by_text("to train on 20,000 images")).to_be_visible()
     return page
 
 
@@ -43,7 +43,7 @@ def test_the_second_student_waits_in_the_queue_and_trains_once_the_first_tab_is_
     try:
         alice = open_train(alice_tab, one_slot_server)
         button(alice, "Train").click()
-        expect(main(alice).get_by_text(re.compile(r"^running: update [\d,]+ of 3,950"))).to_be_visible()
+        expect(main(alice).get_by_text(re.compile(r"^running: update [\d,]+ of 7,850"))).to_be_visible()
 
         bob = open_train(bob_tab, one_slot_server)
         button(bob, "Train").click()
@@ -57,7 +57,7 @@ def test_the_second_student_waits_in_the_queue_and_trains_once_the_first_tab_is_
 
         alice_tab.close()  # the first student leaves: the server stops that job and frees its slot
         expect(queued).to_have_count(0)
-        expect(main(bob).get_by_text(re.compile(r"^running: update [\d,]+ of 3,950"))).to_be_visible()
+        expect(main(bob).get_by_text(re.compile(r"^running: update [\d,]+ of 7,850"))).to_be_visible()
         wait_for_points(bob, 2)  # the curves grow
         expect(bob.get_by_text(re.compile(r"^Model: training"))).to_be_visible()
         no_exception(bob)
@@ -71,7 +71,7 @@ def test_a_reload_keeps_a_running_training_and_its_address_gives_a_stranger_noth
     expect.set_options(timeout=TIMEOUT)
     mine = browser.new_context(viewport={"width": 1400, "height": 950})
     stranger = browser.new_context(viewport={"width": 1400, "height": 950})
-    running = re.compile(r"^running: update [\d,]+ of 3,950")
+    running = re.compile(r"^running: update [\d,]+ of 7,850")
     try:
         page = open_train(mine, app_server)
         button(page, "Train").click()
