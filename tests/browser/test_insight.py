@@ -256,8 +256,9 @@ def test_a_bad_model_file_is_refused_and_the_model_still_draws(page, app_server,
     expect(main(page).get_by_text("Draw a digit on the black square")).to_be_visible()
     draw(page, strokes.DIGITS[7]())
     prediction = main(page).get_by_text(re.compile(r"^prediction: "))
-    expect(prediction).to_have_text("prediction: 7")
+    seven = re.compile(r"^prediction: (7|unsure \(7 or \d\))$")  # this small model may be less than 50 % sure
+    expect(prediction).to_have_text(seven)
     expect(page.get_by_test_id("stApp")).to_have_attribute("data-test-script-state", "notRunning")
-    expect(prediction).to_have_text("prediction: 7")
+    expect(prediction).to_have_text(seven)
     expect(status(page)).to_have_text(before)
     no_exception(page)
