@@ -39,7 +39,7 @@ sys.path[:0] = [str(ROOT), str(ROOT / "benchmarks")]
 
 import drawings  # noqa: E402
 
-from mlp.config import DISTORTIONS, PRESETS, preset  # noqa: E402
+from mlp.config import PRESETS, preset  # noqa: E402
 from mlp.data import DatasetError, load_dataset  # noqa: E402
 from mlp.model import MLP  # noqa: E402
 from mlp.preprocess import canvas_to_mnist  # noqa: E402
@@ -78,7 +78,7 @@ def distortion_ratio(name, data, rounds=3, steps=100):
     ratios = []
     for r in range(rounds):
         seconds = []
-        for variant in (config, replace(config, **{f: 0.0 for f in DISTORTIONS})):
+        for variant in (config, config.distorted("off")):
             trainer = Trainer(replace(variant, random_state=r), (data[0], data[1], data[2][:1], data[3][:1]))
             for _ in trainer.run():
                 pass

@@ -104,7 +104,8 @@ def test_levels_and_knobs_agree():
         assert config.distortion == d and distortion_level(config) == name
         for field in DISTORTIONS:
             assert getattr(d, field) in KNOB[field].values  # the sliders can show every level
-    assert distortion_level(TrainConfig().distorted("light").__class__(rotate=3.0)) == "custom"
+    assert distortion_level(TrainConfig().distorted("light")) == "light"
+    assert distortion_level(TrainConfig(rotate=3.0)) == "custom"
     assert describe(LEVELS["light"]).startswith("rotate 8°, scale 8%") and describe(Distortion()) == "none"
 
 
