@@ -206,6 +206,10 @@ KNOBS = (
          "one update (an iteration).", "epochs", "--epochs", int, "count", (), Range(1)),
     Knob("solver", "Optimizer", _described(OPTIMIZERS, "How the gradient turns into a step"), "solver",
          "--optimizer", str, "choice", tuple(OPTIMIZERS), more=True),
+    Knob("momentum", "Momentum", "For the momentum optimizer: the share of the last step that each "
+         "update keeps. 0.9 rolls on through small bumps; 0.99 rolls far and may overshoot.", "momentum",
+         "--momentum", float, "steps", (0.0, 0.5, 0.8, 0.9, 0.95, 0.99), Range(0, 1, hi_open=True),
+         show=_show_rate, more=True),
     Knob("activation", "Activation", "The function each hidden unit applies. ReLU trains fastest on MNIST.",
          "activation", "--activation", str, "choice", tuple(ACTIVATIONS), more=True),
     Knob("lr_schedule", "Learning-rate schedule", "Cosine lowers the learning rate smoothly to zero by "
