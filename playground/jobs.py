@@ -3,6 +3,10 @@
 The thread only appends to the trainer's history and swaps in new weight snapshots, so any
 other thread can read both at any time without locks. A shared `Slots` object bounds how many
 jobs train at once across a server; the others wait their turn in order.
+
+A job may run at full speed or in slow motion (a few updates a second), and may be paused: a
+paused job has ended and let go of its slot; another job on the same trainer resumes it, or
+makes one update (a step) and pauses again.
 """
 import heapq
 import logging
@@ -96,7 +100,7 @@ class Slots:
 class JobStatus:
     """What a job has done so far, frozen at one moment: what the pages read."""
 
-    state: str                 # queued, running, then finished, stopped, diverged or failed
+    state: str                 # queued, running, then finished, paused, stopped, diverged or failed
     alive: bool                # queued or running
     step: int                  # updates done
     total: int                 # updates planned
@@ -108,6 +112,9 @@ class JobStatus:
     snapshot_step: int         # the update whose weights are the current model's
     message: str | None        # why it stopped, diverged or failed
     run: int                   # the same for every job of one model (a Continue trains it further)
+    changes: tuple = ()        # the mlp.train.ConfigChange records of the model's run so far
+    diagnostics: tuple = ()    # its mlp.diagnostics.Diagnostics so far
+    speed: float | None = None  # updates a second in slow motion, None at full speed
 
     @property
     def last(self):
@@ -122,23 +129,30 @@ class JobStatus:
 class TrainingJob:
     """Run ``trainer.run()`` on a daemon thread.
 
-    ``state`` goes queued -> running -> finished | stopped | diverged | failed; ``message``
-    explains the last three. Progress and the latest good weights are the trainer's
+    ``state`` goes queued -> running -> finished | paused | stopped | diverged | failed;
+    ``message`` explains the last three. Progress and the latest good weights are the trainer's
     ``history`` and ``snapshot``; `status` gives them, frozen, to anyone who asks.
+
+    ``steps``, if given, pauses the job after that many updates (1: a step). ``speed``, if given,
+    is slow motion: at most that many updates a second, with a record after each.
 
     ``owner_alive``, if given, tells whether the user who started the job is still there; once
     it has said no for ``timeout`` seconds on end, the job stops (or leaves the queue).
     """
 
     def __init__(self, trainer: Trainer, slots: Slots | None = None, on_end=None, owner_alive=None,
-                 timeout: float = 120.0):
+                 timeout: float = 120.0, steps: int | None = None, speed: float | None = None):
         self.trainer = trainer
         self.slots = slots
-        self.on_end = on_end  # called with the job, on its thread, when it has ended
+        self.on_end = on_end  # called with the job, on its thread, when it has ended (not when paused)
         self.owner_alive, self.timeout = owner_alive, timeout
+        self.steps, self.speed = steps, speed
         self.state = "queued"
         self.message = None
-        self._stop = threading.Event()
+        self._stop, self._pause = threading.Event(), threading.Event()
+        self._wake = threading.Event()  # ends a slow-motion wait early: Stop, Pause or a new speed
+        self._next = 0.0  # when the next slow-motion update may start (time.monotonic)
+        self._timed = steps is None and speed is None  # teaches the slots this server's pace
         self._seen = self._checked = time.monotonic()
         self._started = None  # (time, trainer step) when it began to train
         self._thread = threading.Thread(target=self._run, name="training-job", daemon=True)
@@ -148,18 +162,28 @@ class TrainingJob:
         return self
 
     def _run(self):
-        if self.slots is not None and not self.slots.acquire(self, self._cancelled):
+        if self.slots is not None and not self.slots.acquire(self, self._halted):
+            if self._pause.is_set() and not self._stop.is_set():
+                self.state = "paused"
+                return
             self.state, self.message = "stopped", self.message or "Stopped before it started."
             return
         try:
             t, estimated = self.trainer, self.seconds_left(pace=1.0)
             self._started, left = (time.monotonic(), t.step), t.total_steps - t.step
             self.state = "running"
-            for _ in t.run(stop=self._cancelled):
-                pass
-            self.state = "finished" if t.done else "stopped"
-            if self.slots is not None and t.step > self._started[1]:  # teach the slots this server's pace
-                self.slots.observe(time.monotonic() - self._started[0], estimated * (t.step - self._started[1]) / left)
+            budget = self.steps
+            while not self._halted() and not t.done and (budget is None or budget > 0):
+                speed, before = self.speed, t.step  # a new speed ends the inner run, and one at it begins
+                self._timed = self._timed and speed is None
+                for _ in t.run(stop=lambda: self._hold(speed), steps=budget, every=1 if speed else None):
+                    pass
+                budget = None if budget is None else budget - (t.step - before)
+            self.state = ("finished" if t.done else "stopped" if self._stop.is_set()
+                          else "paused" if self._pause.is_set() or self.steps else "stopped")
+            if self.slots is not None and self._timed and t.step > self._started[1]:
+                done = t.step - self._started[1]
+                self.slots.observe(time.monotonic() - self._started[0], estimated * done / left)
         except TrainingDiverged as e:
             self.state, self.message = "diverged", str(e)
         except Exception as e:  # reported to this job's user, the details to the log; the server goes on
@@ -167,11 +191,31 @@ class TrainingJob:
             self.state, self.message = "failed", (f"Training failed: {type(e).__name__}, an error inside the "
                                                   "server (its log has the details).")
         finally:
-            self.trainer.release()
+            if self.state == "paused" and self._stop.is_set():  # Stop came as it paused
+                self.state = "stopped"
+            if self.state != "paused":
+                self.trainer.release()
             if self.slots is not None:
                 self.slots.release(self)
-            if self.on_end is not None:
+            if self.on_end is not None and self.state != "paused":
                 self.on_end(self)
+
+    def _halted(self) -> bool:
+        return self._cancelled() or self._pause.is_set()
+
+    def _hold(self, speed) -> bool:
+        """The trainer's stop check before each update: True to end this inner run (Stop, Pause,
+        a new speed); in slow motion, first wait for the update's turn."""
+        if self._halted() or self.speed != speed:
+            return True
+        if speed:
+            while (wait := self._next - time.monotonic()) > 0:
+                self._wake.wait(min(wait, 0.5))  # wakes at once for Stop, Pause or a new speed
+                self._wake.clear()
+                if self._halted() or self.speed != speed:
+                    return True
+            self._next = time.monotonic() + 1 / speed
+        return False
 
     def _cancelled(self) -> bool:
         """True once Stop was pressed, or once the owner has been gone for ``timeout`` seconds."""
@@ -191,6 +235,8 @@ class TrainingJob:
         progress, else by the plan's estimate times the slots' measured pace."""
         t = self.trainer
         left = max(t.total_steps - t.step, 0)
+        if self.speed:
+            return left / self.speed
         if self._started and t.step > self._started[1]:
             return left * (time.monotonic() - self._started[0]) / (t.step - self._started[1])
         pace = pace or (self.slots.pace if self.slots else 1.0)
@@ -204,11 +250,28 @@ class TrainingJob:
         return JobStatus(self.state, alive, t.step, t.total_steps, tuple(t.history),
                          self.seconds_left() if alive else 0.0, queue,
                          slots.wait_seconds(self) if queue else None, slots.limit if slots else 1,
-                         t.snapshot_step, self.message, id(t))
+                         t.snapshot_step, self.message, id(t), tuple(t.changes), tuple(t.diagnostics),
+                         self.speed)
 
     def stop(self):
-        """Ask the job to stop after the current update."""
+        """Ask the job to stop after the current update; a paused job ends as stopped at once."""
         self._stop.set()
+        self._wake.set()
+        if self.state == "paused" and not self.alive:
+            self.state = "stopped"
+            self.trainer.release()
+            if self.on_end is not None:
+                self.on_end(self)
+
+    def pause(self):
+        """Ask the job to pause after the current update (or to leave the queue, paused)."""
+        self._pause.set()
+        self._wake.set()
+
+    def set_speed(self, speed: float | None):
+        """Go on at ``speed`` updates a second (slow motion), or at full speed for None."""
+        self.speed = speed
+        self._wake.set()
 
     def join(self, timeout=None):
         self._thread.join(timeout)

@@ -199,3 +199,90 @@ def test_a_waiting_training_holds_no_weights_and_an_ended_one_no_batch(mnist):
     weights = 4 * first.model.params.nbytes  # model, snapshot and nothing else for plain SGD
     assert first.nbytes < labels + weights + 5000 * 784  # the 15.7 MB float batch is gone
     assert first._X_full is None
+
+
+# ----------------------------------------------------------------------------
+# pace: pause, step, slow motion
+
+
+def test_pause_frees_the_slot_and_a_new_job_resumes_where_it_paused(small):
+    slots, ended = Slots(1), []
+    t = trainer(small, max_steps=40)
+    job = TrainingJob(t, slots, on_end=ended.append, speed=20).start()
+    wait_for(lambda: t.step >= 3, JOB_TIMEOUT)
+    job.pause()
+    job.join(JOB_TIMEOUT)
+    assert job.state == "paused" and not job.alive and ended == []  # a paused run is not filed yet
+    assert slots.counts() == (0, 0)
+    paused_at = t.step
+    step = TrainingJob(t, slots, on_end=ended.append, steps=1).start()
+    step.join(JOB_TIMEOUT)
+    assert step.state == "paused" and t.step == paused_at + 1 and t.history[-1].step == t.step
+    rest = TrainingJob(t, slots, on_end=ended.append).start()
+    rest.join(JOB_TIMEOUT)
+    assert rest.state == "finished" and ended == [rest] and t.step == 40
+    whole = trainer(small, max_steps=40)
+    for _ in whole.run():
+        pass
+    np.testing.assert_array_equal(t.model.params, whole.model.params)
+
+
+def test_slow_motion_records_each_update_at_its_pace(small):
+    t = trainer(small)
+    job = TrainingJob(t, speed=5).start()
+    wait_for(lambda: t.step >= 3, JOB_TIMEOUT)
+    t0, s0 = time.monotonic(), t.step
+    wait_for(lambda: t.step >= s0 + 3, JOB_TIMEOUT)
+    assert time.monotonic() - t0 >= 3 / 5 - 0.25  # no faster than 5 a second
+    assert [p.step for p in t.history[-3:]] == list(range(t.history[-1].step - 2, t.history[-1].step + 1))
+    assert job.status().speed == 5 and job.status().seconds_left > 10**6
+    job.set_speed(None)  # full speed again: records every log_every updates
+    wait_for(lambda: t.step >= s0 + 200, JOB_TIMEOUT)
+    job.stop()
+    job.join(JOB_TIMEOUT)
+    assert job.state == "stopped"
+
+
+def test_stop_ends_a_slow_motion_wait_at_once(small):
+    t = trainer(small)
+    job = TrainingJob(t, speed=0.2).start()  # an update every 5 s
+    wait_for(lambda: t.step >= 1, JOB_TIMEOUT)
+    t0 = time.monotonic()
+    job.stop()
+    job.join(JOB_TIMEOUT)
+    assert time.monotonic() - t0 < 2.0 and job.state == "stopped"
+
+
+def test_stopping_a_paused_job_files_its_run(small):
+    ended = []
+    t = trainer(small, max_steps=40)
+    job = TrainingJob(t, on_end=ended.append, steps=2).start()
+    job.join(JOB_TIMEOUT)
+    assert job.state == "paused" and ended == []
+    job.stop()
+    assert job.state == "stopped" and ended == [job]
+
+
+def test_a_job_paused_while_it_waits_leaves_the_queue(small):
+    slots = Slots(1)
+    first = TrainingJob(trainer(small), slots).start()
+    wait_for(lambda: first.state == "running", JOB_TIMEOUT)
+    second = TrainingJob(trainer(small), slots).start()
+    wait_for(lambda: slots.position(second) is not None, JOB_TIMEOUT)
+    second.pause()
+    second.join(JOB_TIMEOUT)
+    assert second.state == "paused" and second.trainer.step == 0 and slots.counts() == (1, 0)
+    first.stop()
+    first.join(JOB_TIMEOUT)
+
+
+def test_status_carries_the_changes_and_diagnostics(small):
+    t = trainer(small, max_steps=30)
+    job = TrainingJob(t, steps=10).start()
+    job.join(JOB_TIMEOUT)
+    t.change("learning_rate_init", 0.01)
+    job = TrainingJob(t).start()
+    job.join(JOB_TIMEOUT)
+    status = job.status()
+    assert [(c.step, c.field, c.value) for c in status.changes] == [(10, "learning_rate_init", 0.01)]
+    assert status.diagnostics and status.diagnostics[-1].step <= 30
