@@ -4,6 +4,10 @@ weights and activations.
 Pure NumPy on the read-only uint8 arrays of `mlp.data`; the Gallery, Evaluate and Inspect pages
 only draw what these functions return.
 """
+import math
+from dataclasses import dataclass
+from typing import NamedTuple
+
 import numpy as np
 from PIL import Image
 
@@ -218,3 +222,84 @@ def mistakes(model, images: np.ndarray, labels: np.ndarray, n: int, seed: int, c
     if not found:
         return np.empty(0, np.intp), np.empty(0, np.intp)
     return np.concatenate(found)[:n], np.concatenate(preds)[:n]
+
+
+# ----------------------------------------------------------------------------
+# a network diagram for one input: the strongest units and connections, layer by layer
+
+
+class Edge(NamedTuple):
+    """A connection drawn between shown units of layers ``layer`` and ``layer + 1``.
+
+    ``source`` and ``target`` are positions in those layers' `LayerView.units`, not unit indices;
+    ``contribution`` is the source's activation times ``weight``: what it adds to the target's sum.
+    """
+    layer: int
+    source: int
+    target: int
+    weight: float
+    contribution: float
+
+
+@dataclass(frozen=True)
+class LayerView:
+    """The units of one layer that a diagram shows, strongest first (the output: every class, in order)."""
+    size: int                 # units in the whole layer
+    units: np.ndarray         # (k,) int, indices of the shown units
+    activations: np.ndarray   # (k,) float32, their activations (the output's: probabilities)
+
+    @property
+    def capped(self) -> bool:
+        """Whether some units are left out (the diagram says "top k of n")."""
+        return len(self.units) < self.size
+
+
+@dataclass(frozen=True)
+class NetworkView:
+    """What `network_view` returns: enough numbers to draw the network for one input, and no more."""
+    layers: tuple    # LayerView per layer, input first and output last
+    edges: tuple     # Edge, the strongest per pair of consecutive layers, strongest first within a pair
+    proba: np.ndarray  # (n_classes,) float32, all the output probabilities
+    pixels: tuple    # (row, col) of each shown input unit, in the order of layers[0].units
+    activation: str  # the hidden layers' activation function, e.g. "relu"
+
+
+def _strongest(values, k):
+    """Return the indices of the k largest values, largest first, ties by index."""
+    return np.argsort(-values, kind="stable")[:k]
+
+
+def network_view(model, x, top_k=16, edges=40):
+    """Return a `NetworkView` of ``model`` for one input ``x`` (784,) float32 in [0, 1].
+
+    Every layer is cut to what a diagram can show: the input to its ``top_k`` brightest pixels, each
+    hidden layer to its ``top_k`` most active units (ties by index), the output kept whole. Between
+    the shown units of consecutive layers it keeps the ``edges`` largest |contribution| (activation of
+    the source times the weight); connections that contribute nothing (a dark pixel, a silent unit)
+    are left out. Cheap enough to redraw twice a second while training runs: one forward pass of one
+    row and a top_k x top_k slice of each weight matrix.
+    """
+    if top_k < 1 or edges < 0:
+        raise ValueError(f"top_k must be at least 1 and edges at least 0, got {top_k} and {edges}")
+    x = np.asarray(x, dtype=np.float32).reshape(-1)
+    if x.size != model.layer_sizes[0]:
+        raise ValueError(f"the input has {x.size} values, the network takes {model.layer_sizes[0]}")
+    A = [a[0] for a in model.forward(x[None])]  # per layer (n_units,), input first, probabilities last
+    layers = []
+    for i, a in enumerate(A):
+        units = np.arange(len(a)) if i == len(A) - 1 else _strongest(a, top_k)
+        layers.append(LayerView(size=len(a), units=units, activations=a[units]))
+    found = []
+    for i, (W, src, dst) in enumerate(zip(model.coefs_, layers[:-1], layers[1:])):
+        w = W[np.ix_(src.units, dst.units)]          # (k_src, k_dst)
+        c = src.activations[:, None] * w              # (k_src, k_dst)
+        flat = np.abs(c).ravel()
+        best = _strongest(flat, edges)
+        best = best[flat[best] > 0]
+        s, t = np.divmod(best, c.shape[1])
+        found += [Edge(i, int(a), int(b), float(w[a, b]), float(c[a, b])) for a, b in zip(s, t)]
+    n_in = model.layer_sizes[0]
+    width = math.isqrt(n_in) if math.isqrt(n_in) ** 2 == n_in else n_in  # 28 for 28 x 28 images
+    pixels = tuple((int(u) // width, int(u) % width) for u in layers[0].units)
+    return NetworkView(layers=tuple(layers), edges=tuple(found), proba=A[-1].copy(), pixels=pixels,
+                       activation=model.activation)

@@ -287,3 +287,137 @@ def test_histogram_counts_every_value():
     assert edges[0] == values.min() and edges[-1] == values.max()
     counts, edges = analysis.histogram(values)
     assert len(counts) == 50 and counts.sum() == 1200
+
+
+# ----------------------------------------------------------------------------
+# network_view: the strongest units and connections for one input
+
+
+def handmade():
+    """A ReLU network [4, 3, 2] with weights small enough to work out by hand.
+
+    For x = [0.2, 0.9, 0, 0.5] the hidden layer is [0.2, 1.8, 0.5] and the logits [2.6, -3.3].
+    """
+    model = MLP([4, 3, 2], activation="relu")
+    model.coefs_[0][...] = [[1, 0, 0], [0, 2, 0], [0, 0, 0], [0, 0, 1]]
+    model.coefs_[1][...] = [[1, -1], [0.5, -2], [3, 1]]
+    model.intercepts_[0][...] = 0
+    model.intercepts_[1][...] = 0
+    return model, np.array([0.2, 0.9, 0.0, 0.5], np.float32)
+
+
+def test_network_view_of_a_handmade_network():
+    model, x = handmade()
+    view = analysis.network_view(model, x, top_k=2, edges=3)
+    inp, hidden, out = view.layers
+    assert [layer.size for layer in view.layers] == [4, 3, 2]
+    np.testing.assert_array_equal(inp.units, [1, 3])             # the two brightest pixels
+    np.testing.assert_allclose(inp.activations, [0.9, 0.5])
+    assert view.pixels == ((0, 1), (1, 1))                       # a 2 x 2 "image"
+    np.testing.assert_array_equal(hidden.units, [1, 2])          # 1.8 and 0.5; 0.2 is left out
+    np.testing.assert_allclose(hidden.activations, [1.8, 0.5], rtol=1e-6)
+    np.testing.assert_array_equal(out.units, [0, 1])
+    logits = np.array([2.6, -3.3])
+    expected = np.exp(logits) / np.exp(logits).sum()
+    np.testing.assert_allclose(out.activations, expected, rtol=1e-5)
+    np.testing.assert_allclose(view.proba, expected, rtol=1e-5)
+    assert inp.capped and hidden.capped and not out.capped
+    # pixel 1 -> unit 1 (0.9 * 2) and pixel 3 -> unit 2 (0.5 * 1); the zero weights carry nothing
+    # hidden -> output: -3.6 (1.8 * -2), 1.5 (0.5 * 3), 0.9 (1.8 * 0.5); 0.5 (0.5 * 1) is the fourth
+    expected_edges = [(0, 0, 0, 2.0, 1.8), (0, 1, 1, 1.0, 0.5),
+                      (1, 0, 1, -2.0, -3.6), (1, 1, 0, 3.0, 1.5), (1, 0, 0, 0.5, 0.9)]
+    assert len(view.edges) == len(expected_edges)
+    for edge, want in zip(view.edges, expected_edges):
+        assert edge[:3] == want[:3]
+        assert edge.weight == pytest.approx(want[3]) and edge.contribution == pytest.approx(want[4], rel=1e-6)
+    assert all(isinstance(v, int) for e in view.edges for v in e[:3])
+    assert all(isinstance(v, float) for e in view.edges for v in e[3:])
+
+
+def test_network_view_keeps_the_strongest_edges_of_each_pair():
+    model = MLP([784, 128, 64, 10], random_state=3)
+    x = np.random.default_rng(0).random(784).astype(np.float32)
+    view = analysis.network_view(model, x, top_k=12, edges=25)
+    for i, (W, src, dst) in enumerate(zip(model.coefs_, view.layers[:-1], view.layers[1:])):
+        c = src.activations[:, None] * W[np.ix_(src.units, dst.units)]  # every connection between shown units
+        kept = [e for e in view.edges if e.layer == i]
+        assert len(kept) == 25
+        for e in kept:
+            assert e.weight == W[src.units[e.source], dst.units[e.target]]
+            assert e.contribution == pytest.approx(src.activations[e.source] * e.weight, rel=1e-6)
+        strengths = [abs(e.contribution) for e in kept]
+        assert strengths == sorted(strengths, reverse=True)
+        np.testing.assert_allclose(strengths, np.sort(np.abs(c).ravel())[::-1][:25], rtol=1e-6)
+
+
+def test_network_view_probabilities_are_the_model_s():
+    model = MLP([784, 32, 10], activation="tanh", random_state=1)
+    x = np.random.default_rng(2).random(784).astype(np.float32)
+    view = analysis.network_view(model, x)
+    np.testing.assert_allclose(view.proba, model.predict_proba(x[None])[0], rtol=1e-6)
+    np.testing.assert_array_equal(view.layers[-1].activations, view.proba)
+    assert view.proba.shape == (10,) and view.activation == "tanh"
+    hidden = analysis.layer_outputs(model, x)[0][1]
+    np.testing.assert_array_equal(view.layers[1].activations, np.sort(hidden)[::-1][:16])
+
+
+def test_network_view_sizes_and_top_k_capping():
+    model = MLP([784, 128, 64, 10], random_state=0)
+    x = np.random.default_rng(1).random(784).astype(np.float32)
+    view = analysis.network_view(model, x)
+    assert [layer.size for layer in view.layers] == [784, 128, 64, 10]
+    assert [len(layer.units) for layer in view.layers] == [16, 16, 16, 10]
+    assert len(view.pixels) == 16 and len(view.edges) == 3 * 40
+    view = analysis.network_view(model, x, top_k=100, edges=7)
+    assert [len(layer.units) for layer in view.layers] == [100, 100, 64, 10]  # layer 2 is smaller than top_k
+    assert [layer.capped for layer in view.layers] == [True, True, False, False]
+    assert sorted(view.layers[2].units.tolist()) == list(range(64))
+    assert len(view.edges) == 3 * 7
+    # few outputs and top_k below 10: the output is still shown whole
+    assert len(analysis.network_view(model, x, top_k=3).layers[-1].units) == 10
+
+
+def test_network_view_shows_the_most_active_units_first():
+    model = MLP([784, 128, 64, 10], random_state=0)
+    x = np.random.default_rng(1).random(784).astype(np.float32)
+    view = analysis.network_view(model, x, top_k=10)
+    A = model.forward(x[None])
+    for i, layer in enumerate(view.layers[:-1]):
+        a = A[i][0]
+        np.testing.assert_array_equal(layer.activations, a[layer.units])
+        assert (np.diff(layer.activations) <= 0).all()
+        assert layer.activations.min() >= np.delete(a, layer.units).max()
+
+
+def test_network_view_breaks_ties_by_index_and_names_pixels():
+    model = MLP([784, 20, 10], random_state=0)
+    model.coefs_[0][...] = 0
+    model.intercepts_[0][...] = 1.0
+    model.intercepts_[0][[3, 17]] = 2.0  # two units above the rest, which tie
+    x = np.zeros(784, np.float32)
+    x[5 * 28 + 7] = 1.0  # one bright pixel, at row 5 and column 7
+    view = analysis.network_view(model, x, top_k=4)
+    np.testing.assert_array_equal(view.layers[0].units, [5 * 28 + 7, 0, 1, 2])  # the dark ones tie: by index
+    assert view.pixels == ((5, 7), (0, 0), (0, 1), (0, 2))
+    np.testing.assert_array_equal(view.layers[1].units, [3, 17, 0, 1])
+    # the zero weights and dark pixels contribute nothing, so no edge leaves the input
+    assert not [e for e in view.edges if e.layer == 0] and [e for e in view.edges if e.layer == 1]
+
+
+def test_network_view_of_a_blank_input_has_no_input_edges():
+    model = MLP([784, 16, 10], random_state=0)
+    view = analysis.network_view(model, np.zeros(784, np.float32), edges=40)
+    np.testing.assert_array_equal(view.layers[0].units, np.arange(16))
+    assert all(e.layer == 1 for e in view.edges)
+
+
+def test_network_view_checks_its_arguments():
+    model = MLP([784, 16, 10])
+    with pytest.raises(ValueError, match="784"):
+        analysis.network_view(model, np.zeros(100, np.float32))
+    with pytest.raises(ValueError, match="top_k"):
+        analysis.network_view(model, np.zeros(784, np.float32), top_k=0)
+    view = analysis.network_view(model, np.ones((28, 28)), edges=0)  # any shape of 784 values, any dtype
+    assert view.edges == () and view.layers[0].activations.dtype == np.float32
+    with pytest.raises(AttributeError):
+        view.proba = None  # frozen
