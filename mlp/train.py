@@ -53,6 +53,13 @@ class ConfigChange:
     value: object
     old: object
 
+    def __str__(self):
+        """The change as a link would write it: "lr 0.002 -> 0.02", "epochs 8 -> 9"."""
+        if self.field == "max_iter":
+            return f"epochs {self.old} -> {self.value}"
+        knob = KNOB[self.field]
+        return f"{knob.query} {knob.text(self.old)} -> {knob.text(self.value)}"
+
 
 def phases(config, changes):
     """The run as a list of (first update, TrainConfig) phases: its start, then one per step with changes."""

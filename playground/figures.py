@@ -3,11 +3,38 @@ import numpy as np
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
+from mlp.diagnostics import gap as diagnostics_gap
+
 TRAIN, TEST = "#1f77b4", "#ff7f0e"
 
 
-def training_curves(history, title=None):
-    """Accuracy (left) and loss (right) against epochs, from a list of Progress records.
+CHANGE = "#7f7f7f"
+LAYERS = ("#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#17becf")
+
+
+def _change_marks(changes, axes):
+    """A dotted vertical line on each of ``axes`` (x suffixes: "", "2", ...) where settings changed,
+    labelled above the first one with what changed ("lr 0.002 -> 0.02"); changes made at the same
+    update share one line."""
+    at = {}
+    for c in changes:
+        at.setdefault(c.step, (c.epoch, []))[1].append(str(c))
+    shapes, notes = [], []
+    for k, (epoch, said) in enumerate(at.values()):
+        text = ", ".join(said[:2]) + (f" +{len(said) - 2} more" if len(said) > 2 else "")
+        for axis in axes:
+            shapes.append(dict(type="line", xref=f"x{axis}", yref=f"y{axis} domain", x0=epoch, x1=epoch, y0=0,
+                               y1=1, line=dict(color=CHANGE, width=1.5, dash="dot")))
+        # across, on three rows taking turns, so that changes close together stay readable
+        notes.append(dict(xref=f"x{axes[0]}", yref=f"y{axes[0]} domain", x=epoch, y=0.02 + 0.09 * (k % 3),
+                          text=text, showarrow=False, xanchor="left", xshift=3, yanchor="bottom",
+                          bgcolor="rgba(255,255,255,0.8)", font=dict(size=11, color="#444")))
+    return shapes, notes
+
+
+def training_curves(history, title=None, changes=()):
+    """Accuracy (left) and loss (right) against epochs, from a list of Progress records, with a
+    marked line where a setting changed during the run (mlp.train.ConfigChange records).
 
     Built from one dict rather than with make_subplots: it is redrawn twice a second while
     training runs, and this is three times quicker.
@@ -26,6 +53,7 @@ def training_curves(history, title=None):
                   yaxis=dict(tickformat=".0%", title="accuracy"),
                   yaxis2=dict(type="log", anchor="x2", title="loss"),
                   legend=dict(orientation="h", y=1.02, yanchor="bottom", x=0), hovermode="x unified")
+    layout["shapes"], layout["annotations"] = _change_marks(changes, ["", "2"])
     return go.Figure(dict(data=traces, layout=layout))
 
 
@@ -135,11 +163,23 @@ def histogram(counts, edges, title, color=TRAIN):
 
 
 def compare_runs(runs, metric="test_accuracy"):
-    """Overlay one curve per run (Run objects from playground.runs)."""
+    """Overlay one curve per run (Run objects from playground.runs); a diamond on a curve marks
+    where settings changed during that run."""
     fig = go.Figure()
-    for run in runs:
+    for k, run in enumerate(runs):
+        color = LAYERS[k % len(LAYERS)]
         fig.add_trace(go.Scatter(x=[p.epoch for p in run.history], y=[getattr(p, metric) for p in run.history],
-                                 mode="lines+markers", marker=dict(size=4), name=run.label))
+                                 mode="lines+markers", marker=dict(size=4), name=run.label, line=dict(color=color),
+                                 legendgroup=str(run.id)))
+        marks = [(c, next((p for p in run.history if p.step >= c.step), None)) for c in run.changes]
+        marks = [(c, p) for c, p in marks if p is not None]
+        if marks:
+            fig.add_trace(go.Scatter(x=[c.epoch for c, _ in marks], y=[getattr(p, metric) for _, p in marks],
+                                     text=[f"{c} at update {c.step:,}" for c, _ in marks], mode="markers",
+                                     marker=dict(symbol="diamond", size=11, color=color, line=dict(color="white",
+                                                                                                    width=1)),
+                                     hovertemplate="%{text}<extra></extra>", showlegend=False,
+                                     legendgroup=str(run.id)))
     fig.update_layout(height=420, margin=dict(l=10, r=10, t=10, b=10), xaxis_title="epoch",
                       yaxis=dict(title=metric.replace("_", " "), tickformat=".0%" if "accuracy" in metric else None,
                                  type="log" if "loss" in metric else "linear"),
@@ -165,4 +205,75 @@ def coverage_curve(coverage, accuracy, thresholds, current, at_current):
                       xaxis=dict(title="coverage (share of test images answered)", tickformat=".0%"),
                       yaxis=dict(title="accuracy on those", tickformat=".1%"),
                       legend=dict(orientation="h", y=-0.25))
+    return fig
+
+
+def layer_diagnostics(diagnostics, history, changes=()):
+    """Small multiples of how each layer trains (mlp.diagnostics.Diagnostics records) against epochs:
+    gradient norm, update / weight ratio (the 1e-3 rule's band shaded), weight norm, drift from
+    the start, dead ReLUs, and the train - test accuracy gap with the records where it widened.
+
+    Built from one dict, as training_curves is: it is redrawn while training runs.
+    """
+    epoch = [d.epoch for d in diagnostics]
+    n_layers = len(diagnostics[0].grad_norm) if diagnostics else 0
+    panels = [("grad_norm", "gradient norm", "log", None), ("update_ratio", "update / weight", "log", None),
+              ("weight_norm", "weight norm", "linear", None), ("drift", "drift from start", "linear", ".0%"),
+              ("dead", "dead ReLUs", "linear", ".0%")]
+    traces, titles = [], []
+    layout = dict(height=460, margin=dict(l=10, r=10, t=60, b=10), hovermode="x unified",
+                  legend=dict(orientation="h", y=1.08, yanchor="bottom", x=0))
+    for k, (field, name, scale, fmt) in enumerate(panels + [("gap", "train - test accuracy", "linear", ".1%")]):
+        axis = "" if k == 0 else str(k + 1)
+        row, col = divmod(k, 3)
+        x0, y0 = col * 0.36, 0.55 * (1 - row)
+        layout[f"xaxis{axis}"] = dict(domain=[x0 + 0.04, x0 + 0.28], anchor=f"y{axis}",
+                                      title="epoch" if row else None)
+        layout[f"yaxis{axis}"] = dict(domain=[y0, y0 + 0.36], anchor=f"x{axis}", type=scale, tickformat=fmt,
+                                      exponentformat="power" if scale == "log" else None)
+        titles.append(dict(xref="paper", yref="paper", x=x0 + 0.16, y=y0 + 0.37, text=name, showarrow=False,
+                           xanchor="center", yanchor="bottom", font=dict(size=13)))
+        if field == "gap":
+            gaps, widening = diagnostics_gap(history)
+            x = [p.epoch for p in history]
+            traces.append(dict(type="scatter", x=x, y=gaps, mode="lines", line=dict(color=TEST), name="gap",
+                               showlegend=False, xaxis=f"x{axis}", yaxis=f"y{axis}",
+                               hovertemplate="gap %{y:.2%}<extra></extra>"))
+            marks = [(e, g) for e, g, w in zip(x, gaps, widening) if w]
+            traces.append(dict(type="scatter", x=[e for e, _ in marks], y=[g for _, g in marks], mode="markers",
+                               marker=dict(color="#d62728", size=7, symbol="triangle-up"), name="widening",
+                               showlegend=False, xaxis=f"x{axis}", yaxis=f"y{axis}",
+                               hovertemplate="widening: %{y:.2%}<extra></extra>"))
+            continue
+        for i in range(n_layers if field != "dead" else n_layers - 1):
+            y = [getattr(d, field)[i] if i < len(getattr(d, field)) else None for d in diagnostics]
+            traces.append(dict(type="scatter", x=epoch, y=y, mode="lines", name=f"layer {i + 1}",
+                               line=dict(color=LAYERS[i % len(LAYERS)], width=1.5), legendgroup=f"layer {i + 1}",
+                               showlegend=k == 0, xaxis=f"x{axis}", yaxis=f"y{axis}",
+                               hovertemplate=f"layer {i + 1} %{{y:.3g}}<extra></extra>"))
+        if field == "update_ratio":  # a healthy update moves a layer's weights by about a thousandth
+            layout.setdefault("shapes", []).append(dict(type="rect", xref=f"x{axis} domain", yref=f"y{axis}",
+                                                        x0=0, x1=1, y0=1e-4, y1=1e-2, fillcolor="#2ca02c",
+                                                        opacity=0.1, line=dict(width=0), layer="below"))
+    shapes, _ = _change_marks(changes, ["", "2", "3", "4", "5", "6"])  # lines only: labels would crowd
+    layout["shapes"] = layout.get("shapes", []) + shapes
+    layout["annotations"] = titles
+    return go.Figure(dict(data=traces, layout=layout))
+
+
+def weight_histograms(histograms):
+    """Per weight layer, its weights now (bars) against their first values (a line), from
+    mlp.diagnostics.weight_histograms."""
+    n = len(histograms)
+    fig = make_subplots(rows=1, cols=n, subplot_titles=[f"layer {i + 1}" for i in range(n)],
+                        horizontal_spacing=0.04)
+    for i, (edges, now, start) in enumerate(histograms):
+        centers = (edges[:-1] + edges[1:]) / 2
+        fig.add_trace(go.Bar(x=centers, y=now, width=np.diff(edges), marker_color=LAYERS[i % len(LAYERS)],
+                             name="now", showlegend=i == 0, legendgroup="now"), row=1, col=i + 1)
+        fig.add_trace(go.Scatter(x=centers, y=start, mode="lines", line=dict(color="black", width=1.5, shape="hvh"),
+                                 name="at the start", showlegend=i == 0, legendgroup="start"), row=1, col=i + 1)
+    fig.update_layout(height=240, margin=dict(l=5, r=5, t=40, b=5), bargap=0,
+                      legend=dict(orientation="h", y=-0.2))
+    fig.update_yaxes(showticklabels=False)
     return fig

@@ -101,6 +101,9 @@ def outcome(status):
     """(st function name, text) saying how an ended job ended, or None while it runs."""
     if status.state in ("diverged", "failed"):
         return "error", status.message
+    if status.state == "paused":
+        return "info", (f"Paused at update {status.step:,}. **Resume**, take a **Step** of one update, or change "
+                        "a setting first: it applies from the next update.")
     if status.state == "stopped" and status.history:
         return "info", (f"{status.message + ' ' if status.message else ''}Stopped at update {status.step:,}. "
                         "Press **Continue** to train further.")

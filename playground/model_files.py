@@ -12,11 +12,13 @@ from .text import literal
 
 
 def model_file(model, data):
-    """Return a function that writes ``model`` as an .npz file, with its config and history when it
-    was trained here: for a download button, which calls it only when pressed."""
+    """Return a function that writes ``model`` as an .npz file, with its config, history and the
+    settings changed during its run when it was trained here: for a download button, which calls
+    it only when pressed."""
     trainer, info = st.session_state.get("trainer"), {"dataset": data.name}
     if trainer is not None and trainer.snapshot is model:
-        info.update(config=trainer.config.to_dict(), history=[vars(p) for p in trainer.history])
+        info.update(config=trainer.start_config.to_dict(), history=[vars(p) for p in trainer.history],
+                    changes=[vars(c) for c in trainer.changes])  # the run's phases: its start, then each change
 
     def write() -> bytes:
         buf = io.BytesIO()

@@ -16,11 +16,12 @@ class Run:
     id: int
     label: str                 # short, for legends: "#2 fast · lr 0.002"
     dataset: str
-    config: dict               # TrainConfig.to_dict()
+    config: dict               # TrainConfig.to_dict() of the settings it started with
     history: list              # Progress records
     state: str                 # finished, stopped or diverged
     n_params: int
     model: object = field(repr=False, default=None)  # the MLP, or None once dropped to save memory
+    changes: list = field(default_factory=list)      # mlp.train.ConfigChange: settings changed during it
 
     @property
     def test_accuracy(self) -> float:
@@ -39,19 +40,27 @@ class Run:
                "layers": "-".join(map(str, [N_INPUTS, *c["hidden_layer_sizes"], N_CLASSES]))}
         known = TrainConfig.from_dict(c)  # a run saved before a knob existed has its default
         row.update({k.label.lower(): k.offer(getattr(known, k.name)) for k in KNOBS if k.widget != "layers"})
+        row["changes during the run"] = "; ".join(f"{c} at update {c.step:,}" for c in self.changes)
         return {**row, "state": self.state, "dataset": self.dataset}
 
     def history_csv(self) -> str:
-        """The run's progress records as CSV, one row per record."""
+        """The run's progress records as CSV, one row per record; its "changes" column names the
+        settings changed since the record before."""
         out = io.StringIO()
-        rows = [asdict(p) for p in self.history]
-        writer = csv.DictWriter(out, fieldnames=list(rows[0]) if rows else ["step"])
+        rows, last = [], -1
+        for p in self.history:
+            changed = [str(c) for c in self.changes if last < c.step <= p.step]
+            rows.append({**asdict(p), "changes": "; ".join(changed)})
+            last = p.step
+        writer = csv.DictWriter(out, fieldnames=list(rows[0]) if rows else ["step", "changes"])
         writer.writeheader()
         writer.writerows(rows)
         return out.getvalue()
 
     def config_json(self) -> str:
-        return json.dumps({"dataset": self.dataset, **self.config}, indent=2)
+        """The settings it started with, then each change: {"step", "epoch", "field", "value", "old"}."""
+        return json.dumps({"dataset": self.dataset, **self.config,
+                           "changes": [asdict(c) for c in self.changes]}, indent=2)
 
 
 class RunHistory:
@@ -67,14 +76,15 @@ class RunHistory:
         self._ids = count(1)
         self._lock = threading.Lock()
 
-    def add(self, dataset, config, history, state, model) -> Run:
+    def add(self, dataset, config, history, state, model, changes=()) -> Run:
         with self._lock:
             i = next(self._ids)
             level = distortion_level(TrainConfig.from_dict(config))
             label = f"#{i} {' '.join(map(str, config['hidden_layer_sizes']))} · {config['solver']} · " \
                     f"lr {RATE.show(config['learning_rate_init'])}"
             label += "" if level == "off" else f" · {level}"
-            run = Run(i, label, dataset, dict(config), list(history), state, model.n_params, model)
+            label += "" if not changes else f" · {len(changes)} change{'s' * (len(changes) > 1)}"
+            run = Run(i, label, dataset, dict(config), list(history), state, model.n_params, model, list(changes))
             self._runs.append(run)
             del self._runs[:-self.max_runs]
             used = 0

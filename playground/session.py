@@ -145,6 +145,8 @@ def status() -> str:
         if job.state == "queued":
             return f"queued ({job.queue[0]} of {job.queue[1]})" if job.queue else "queued"
         return f"training ({job.done:.0%}{acc})"
+    if job is not None and job.state == "paused":
+        return f"paused ({job.done:.0%}{acc})"
     return f"trained{acc}" if last else "untrained"
 
 
@@ -157,12 +159,13 @@ def _record_run(runs, dataset_name):
     def on_end(job):
         t = job.trainer
         if t.history and job.state in ("finished", "stopped", "diverged"):
-            runs.add(dataset_name, t.config.to_dict(), t.history, job.state, t.snapshot)
+            runs.add(dataset_name, t.start_config.to_dict(), t.history, job.state, t.snapshot, t.changes)
     return on_end
 
 
-def start_training(config, data, continue_epochs=None):
-    """Start a job: a new model from ``config``, or (with ``continue_epochs``) more of the current one.
+def start_training(config, data, continue_epochs=None, resume=False, steps=None):
+    """Start a job: a new model from ``config``, or more of the current one: ``continue_epochs``
+    more, or (``resume``) the rest of a paused or stopped run, or ``steps`` updates of it.
 
     Return True if it started (or one already runs), or False (with an error shown) if the server
     will not train it: settings or a continuation beyond its limits, or a full queue.
@@ -170,32 +173,113 @@ def start_training(config, data, continue_epochs=None):
     if training():  # one training per tab at a time
         return True
     limits, slots = server.limits(), server.slots()
-    trainer = st.session_state.get("trainer") if continue_epochs else None
+    going_on = bool(continue_epochs or resume or steps)
+    trainer = st.session_state.get("trainer") if going_on else None
     if continue_epochs:
         problems = limits.continue_problems(trainer, continue_epochs)
+    elif going_on:
+        problems = [] if trainer is not None and not trainer.done else ["the run has no updates left"]
     else:
         problems = limits.problems(config, config.train_size or len(data.y_train))
     if problems:
-        st.error(("**This run cannot go on here:** " if continue_epochs else
+        st.error(("**This run cannot go on here:** " if going_on else
                   "**These settings are beyond this server's limits:** ") + "; ".join(problems) + "."
-                 + ("" if continue_epochs else " Choose smaller ones."))
+                 + ("" if going_on else " Choose smaller ones."))
         return False
     if slots.counts()[1] >= limits.max_waiting:
         st.error(f"**The server's queue is full** ({limits.max_waiting} trainings are waiting). "
                  "Try again in a few minutes; Gallery, Draw and the other pages work meanwhile.")
         return False
+    last = st.session_state.get("job")
+    if last is not None and last.state == "paused" and not going_on:
+        last.stop()  # a new model replaces a paused one: the paused run is filed in the runs now
     if continue_epochs:
         trainer.extend(continue_epochs)
-    else:
+    elif not going_on:
         trainer = Trainer(config, data)
     st.session_state.trainer = trainer
     st.session_state.pop("loaded", None)
     ws = workspace()
     owner_alive = partial(server.workspaces().connected, ws)  # while any tab of this browser is there
     st.session_state.job = TrainingJob(trainer, slots, _record_run(ws.runs, data.name), owner_alive,
-                                       limits.session_timeout).start()
+                                       limits.session_timeout, steps=steps, speed=speed()).start()
     _remember()
     return True
+
+
+# ----------------------------------------------------------------------------
+# acting on a training while it runs
+
+
+SPEEDS = {"1 / s": 1.0, "5 / s": 5.0, "20 / s": 20.0, "full": None}  # slow motion: updates a second
+
+
+def speed():
+    """Updates a second that this tab's trainings run at (None: full speed)."""
+    return SPEEDS.get(st.session_state.get("speed", "full"))
+
+
+def set_speed(name):
+    """Train at the speed called ``name`` (a key of SPEEDS), from now on, also the job that runs."""
+    st.session_state.speed = name if name in SPEEDS else "full"
+    job = st.session_state.get("job")
+    if job is not None and job.alive:
+        job.set_speed(speed())
+
+
+def in_run() -> bool:
+    """True while this tab's run goes on: waiting, training or paused (its fixed settings stay)."""
+    job = st.session_state.get("job")
+    return job is not None and (job.alive or job.state == "paused")
+
+
+def paused() -> bool:
+    job = st.session_state.get("job")
+    return job is not None and not job.alive and job.state == "paused"
+
+
+def pause():
+    """Pause this tab's training after its current update (waiting up to 2 s for it)."""
+    job = st.session_state.get("job")
+    if job is not None and job.alive:
+        job.pause()
+        job.join(2.0)
+
+
+def resume(data, steps=None):
+    """Go on with the paused (or stopped) run: to its end, or for ``steps`` updates and pause again.
+    A step waits (up to 5 s) for its update, so that the page shows it at once."""
+    if training():
+        pause()
+    if not start_training(None, data, resume=True, steps=steps):
+        return False
+    if steps:
+        st.session_state.job.join(5.0)
+    return True
+
+
+def add_epochs(data, epochs=1):
+    """Add ``epochs`` to the run: to the training that goes on, or by training the model further."""
+    trainer = st.session_state.get("trainer")
+    if trainer is not None and in_run():
+        trainer.add_epochs(epochs)
+        return True
+    return start_training(None, data, continue_epochs=epochs)
+
+
+def change_settings(values: dict) -> list[str]:
+    """Ask the current model's trainer to take these settings (fields of mlp.train.LIVE) from its
+    next update; return the problems with those it refused (as plain sentences)."""
+    trainer, problems = st.session_state.get("trainer"), []
+    if trainer is None:
+        return problems
+    for field, value in values.items():
+        if getattr(trainer.requested, field) != value:
+            try:
+                trainer.change(field, value)
+            except ValueError as e:
+                problems.append(str(e))
+    return problems
 
 
 def continue_by(config) -> tuple[int, str]:

@@ -10,7 +10,7 @@ import mlp
 from mlp.augment import LEVELS
 from playground import link as settings
 from playground import server as shared
-from tests.pages.helpers import (JOB_TIMEOUT, MARKDOWN, ROOT, interpreted, layers, open_page, texts,
+from tests.pages.helpers import (JOB_TIMEOUT, MARKDOWN, ROOT, charts, interpreted, layers, open_page, texts,
                                  wait_for_job)
 
 
@@ -191,8 +191,122 @@ def test_diverging_training_says_so(app):
     job = wait_for_job(app)
     assert job.state == "diverged"
     errors = texts(app.error)
-    assert len(errors) == 1 and "diverged" in errors[0] and "learning rate 10" in errors[0]
+    assert "diverged" in errors[0] and "learning rate 10" in errors[0]
     assert not app.success
+    # the hint under it fixes the rate with one click: for Continue, and for the next Train
+    fix = app.button(key="hint_rate_too_high")
+    assert fix.label == "Apply: learning rate 10 -> 1"
+    fix.click().run()
+    assert app.select_slider(key="learning_rate_init").value == 1.0
+    assert app.session_state["trainer"].requested.learning_rate_init == 1.0
+    assert "Set learning rate 1: the next run or Continue takes it." in texts(app.success)
+
+
+# ----------------------------------------------------------------------------
+# acting on a training while it runs
+
+
+def start_slow(app, speed="5 / s", **widgets):
+    """Start a training of many updates at a slow-motion speed; wait for its first update."""
+    open_page(app, "train")
+    app.select_slider(key="speed").set_value(speed).run()
+    for key, value in widgets.items():
+        app.select_slider(key=key).set_value(value).run()
+    app.button(key="train").click().run()
+    job = app.session_state["job"]
+    wait(lambda: job.trainer.step >= 1)
+    return job
+
+
+def wait(condition):
+    deadline = time.monotonic() + JOB_TIMEOUT
+    while not condition():
+        assert time.monotonic() < deadline, "timed out"
+        time.sleep(0.02)
+
+
+def test_a_rate_changed_during_a_run_applies_and_is_marked_on_the_curves(app):
+    job = start_slow(app, "20 / s")
+    trainer = job.trainer
+    assert app.select_slider(key="learning_rate_init").disabled is False
+    assert app.select_slider(key="layer_0").disabled and app.selectbox(key="preset").disabled
+    assert "Fixed during a run" in app.select_slider(key="layer_0").help
+    app.select_slider(key="learning_rate_init").set_value(0.02).run()
+    wait(lambda: trainer.changes)
+    change = trainer.changes[0]
+    assert (change.field, change.old, change.value) == ("learning_rate_init", 0.002, 0.02)
+    assert str(change) == "lr 0.002 -> 0.02"
+    wait(lambda: trainer.history and trainer.history[-1].step > change.step)
+    app.run()
+    curves = [c for c in charts(app) if any(a.get("text") == "lr 0.002 -> 0.02" for a in c["layout"]["annotations"])]
+    assert curves and any(shape["x0"] == change.epoch for shape in curves[-1]["layout"]["shapes"])
+    # the link still gives the settings the run started with
+    assert app.query_params["lr"] == "0.002"
+    app.button(key="stop").click().run()
+    runs = list(app.session_state["runs"])
+    assert runs[-1].changes == [change] and runs[-1].config["learning_rate_init"] == 0.002
+    assert "lr 0.002 -> 0.02 at update" in runs[-1].summary()["changes during the run"]
+    assert runs[-1].label.endswith("· 1 change")
+
+
+def test_pause_step_and_resume(app):
+    job = start_slow(app, "20 / s")
+    trainer = job.trainer
+    app.button(key="pause").click().run()
+    assert session_job(app).state == "paused" and not session_job(app).alive
+    assert app.button(key="resume").label == "Resume" and not app.button(key="step").disabled
+    step = trainer.step
+    assert f"Paused at update {step:,}." in texts(app.info)[0]
+    for _ in range(5):
+        app.button(key="step").click().run()
+        assert session_job(app).state == "paused"
+    assert trainer.step == step + 5 and trainer.history[-1].step == step + 5
+    assert app.get("progress")[0].proto.text.startswith(f"paused: update {step + 5:,} of")
+    app.select_slider(key="speed").set_value("full").run()
+    app.button(key="resume").click().run()
+    assert wait_for_job(app).state == "finished" and trainer.done
+    assert len(list(app.session_state["runs"])) == 1  # one run, however often it paused
+
+
+def test_plus_one_epoch_during_a_run(app):
+    job = start_slow(app, "20 / s")
+    total = job.trainer.total_steps
+    app.button(key="add_epoch").click().run()
+    wait(lambda: job.trainer.total_steps > total)
+    assert job.trainer.total_steps == total + job.trainer.steps_per_epoch
+    assert str(job.trainer.changes[-1]) == "epochs 8 -> 9"
+    app.button(key="stop").click().run()
+
+
+def test_a_refused_live_change_goes_back_and_says_why(app):
+    job = start_slow(app, "20 / s")
+    app.select_slider(key="batch_size").set_value("full").run()
+    assert app.select_slider(key="batch_size").value == 128
+    assert any("full-batch run stays full batch" in e for e in texts(app.error))
+    assert not job.trainer.changes
+    app.button(key="stop").click().run()
+
+
+def test_the_layers_and_network_views(app):
+    job = start_slow(app, "20 / s")
+    wait(lambda: len(job.trainer.diagnostics) >= 2)
+    app.run()
+    app.segmented_control(key="train_view").set_value("Layers").run()
+    assert not app.exception
+    panels = [a["text"] for c in charts(app) for a in c["layout"].get("annotations", [])]
+    assert {"gradient norm", "update / weight", "dead ReLUs", "train - test accuracy"} <= set(panels)
+    app.toggle(key="train_weights").set_value(True).run()
+    assert any(len(c["data"]) == 2 * 3 for c in charts(app))  # now and at the start, for each of 3 layers
+    app.segmented_control(key="train_view").set_value("Network").run()
+    assert not app.exception
+    app.number_input(key="net_image").set_value(3).run()
+    title = [c["layout"]["title"]["text"] for c in charts(app) if c["layout"].get("title")]
+    assert any("true class: 0" in t for t in title)  # the fourth test image is a 0
+    app.button(key="stop").click().run()
+
+
+def session_job(app):
+    return app.session_state["job"]
 
 
 # ----------------------------------------------------------------------------

@@ -8,6 +8,7 @@ import pytest
 
 from mlp import MLP, Progress, Trainer, preset
 from mlp.config import DISTORTIONS, KNOBS, TrainConfig
+from mlp.train import ConfigChange
 from playground.runs import Run, RunHistory
 
 
@@ -124,13 +125,14 @@ def test_summary_row():
     row = run.summary()
     assert row == {"run": "#1 256 32 · momentum · lr 0.01", "test accuracy": 0.8, "epochs trained": 2.0,
                    "seconds": 0.5, "parameters": model((256, 32)).n_params, "layers": "784-256-32-10",
-                   "learning rate": 0.01, "batch size": "full", "epochs": 8, "optimizer": "momentum",
+                   "learning rate": 0.01, "batch size": "full", "epochs": 8, "optimizer": "momentum", "momentum": 0.9,
                    "activation": "relu", "learning-rate schedule": "cosine", "l2 penalty (alpha)": 0.0,
                    "dropout": 0.0, "initialisation": "he", "random seed": 0, "training images": 60000,
                    "distort: rotate (degrees)": 0.0, "distort: scale": 0.0, "distort: slant (degrees)": 0.0,
                    "distort: shift (pixels)": 0.0, "distort: stroke thickness": 0.0,
-                   "distort: elastic (pixels)": 0.0, "state": "stopped", "dataset": "fashion-mnist"}
-    assert list(row)[6:-2] == [k.label.lower() for k in KNOBS[1:]]  # a column per knob, in their order
+                   "distort: elastic (pixels)": 0.0, "changes during the run": "", "state": "stopped",
+                   "dataset": "fashion-mnist"}
+    assert list(row)[6:-3] == [k.label.lower() for k in KNOBS[1:]]  # a column per knob, in their order
     assert run.test_accuracy == 0.8 and run.seconds == 0.5
     assert add(runs).summary()["batch size"] == 128
 
@@ -152,7 +154,7 @@ def test_a_run_without_history():
     run = Run(1, "#1", "mnist", config(), [], "stopped", 10)
     assert run.test_accuracy != run.test_accuracy  # NaN
     assert run.seconds == 0.0 and run.summary()["epochs trained"] == 0
-    assert list(csv.reader(io.StringIO(run.history_csv()))) == [["step"]]
+    assert list(csv.reader(io.StringIO(run.history_csv()))) == [["step", "changes"]]
 
 
 def test_history_csv_has_one_row_per_record():
@@ -161,7 +163,7 @@ def test_history_csv_has_one_row_per_record():
     rows = list(csv.DictReader(io.StringIO(run.history_csv())))
     assert len(rows) == 6
     assert list(rows[0]) == ["step", "epoch", "train_accuracy", "test_accuracy", "loss", "test_loss",
-                             "samples_per_second", "elapsed", "lr"]
+                             "samples_per_second", "elapsed", "lr", "changes"]
     for row, p in zip(rows, run.history):
         assert int(row["step"]) == p.step
         assert float(row["loss"]) == p.loss and float(row["test_accuracy"]) == p.test_accuracy
@@ -174,7 +176,24 @@ def test_config_json_holds_the_data_set_and_the_settings():
     parsed = json.loads(run.config_json())
     assert parsed["dataset"] == "fashion-mnist"
     assert parsed["hidden_layer_sizes"] == [96] and parsed["learning_rate_init"] == 0.005
-    assert {k: v for k, v in parsed.items() if k != "dataset"} == run.config
+    assert {k: v for k, v in parsed.items() if k not in ("dataset", "changes")} == run.config
+    assert parsed["changes"] == []
+
+
+def test_the_changes_during_a_run_are_in_its_label_table_and_exports():
+    runs = RunHistory()
+    changes = [ConfigChange(2, 0.2, "learning_rate_init", 0.02, 0.002), ConfigChange(2, 0.2, "dropout", 0.2, 0.0),
+               ConfigChange(5, 0.5, "max_iter", 9, 8)]
+    run = runs.add("mnist", config((32,)), [progress(s) for s in range(1, 7)], "finished", model((32,)), changes)
+    assert run.label.endswith("· 3 changes")
+    assert run.summary()["changes during the run"] == ("lr 0.002 -> 0.02 at update 2; dropout 0 -> 0.2 at update 2; "
+                                                       "epochs 8 -> 9 at update 5")
+    rows = list(csv.DictReader(io.StringIO(run.history_csv())))
+    assert [r["changes"] for r in rows] == ["", "lr 0.002 -> 0.02; dropout 0 -> 0.2", "", "", "epochs 8 -> 9", ""]
+    parsed = json.loads(run.config_json())
+    assert parsed["learning_rate_init"] == run.config["learning_rate_init"]  # the settings it started with
+    assert parsed["changes"][0] == {"step": 2, "epoch": 0.2, "field": "learning_rate_init", "value": 0.02,
+                                    "old": 0.002}
 
 
 def test_a_real_run(mnist):
