@@ -41,6 +41,10 @@ else:
     if d.button("Delete run", key="run_delete"):
         session.run_history().remove(run.id)
         st.rerun()
+    if run.changes:
+        st.caption("Settings changed during this run (the link and the table give those it started with):")
+        st.dataframe([{"after update": c.step, "epoch": round(c.epoch, 2), "change": str(c)} for c in run.changes],
+                     hide_index=True, key="run_changes")
 
 st.subheader("Save and load a model")
 model = session.current_model(data.name)

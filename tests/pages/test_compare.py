@@ -100,6 +100,26 @@ def test_a_stopped_run_is_kept_too(app):
     assert list(table["state"]) == ["stopped"] and len(app.multiselect(key="compare_runs").value) == 1
 
 
+def test_a_run_whose_rate_changed_shows_where(app):
+    open_page(app, "train")
+    app.select_slider(key="speed").set_value("20 / s").run()
+    app.button(key="train").click().run()
+    trainer = app.session_state["trainer"]
+    while not trainer.history:
+        app.session_state["job"].join(0.05)
+    app.select_slider(key="learning_rate_init").set_value(0.0005).run()
+    while not trainer.changes or trainer.history[-1].step <= trainer.changes[0].step:
+        app.session_state["job"].join(0.05)
+    app.button(key="stop").click().run()
+    open_page(app, "compare")
+    marks = [t for c in charts(app) for t in c["data"] if t.get("marker", {}).get("symbol") == "diamond"]
+    step = trainer.changes[0].step
+    assert len(marks) == 1 and marks[0]["text"] == [f"lr 0.002 -> 0.0005 at update {step:,}"]
+    table = app.dataframe[1].value  # under "One run"
+    assert list(table["change"]) == ["lr 0.002 -> 0.0005"] and list(table["after update"]) == [step]
+    assert app.dataframe[0].value["learning rate"].tolist() == [0.002]  # the rate it started with
+
+
 # ----------------------------------------------------------------------------
 # loading a model file
 

@@ -30,8 +30,8 @@ def test_widget_values_show_the_config():
     values = widget_values(PRESETS["notebook"])
     assert values == {"n_hidden": 2, "layer_0": 128, "layer_1": 64, "learning_rate_init": 0.05,
                       "batch_size": "full", "max_iter": 500, "alpha": 0.0, "dropout": 0.0,
-                      "random_state": 0, "train_size": 60000, "solver": "sgd", "activation": "relu",
-                      "lr_schedule": "constant", "init": "notebook", "rotate": 0.0, "scale": 0.0,
+                      "random_state": 0, "train_size": 60000, "solver": "sgd", "momentum": 0.9,
+                      "activation": "relu", "lr_schedule": "constant", "init": "notebook", "rotate": 0.0, "scale": 0.0,
                       "shear": 0.0, "shift": 0.0, "thickness": 0.0, "elastic": 0.0}
     assert widget_values(preset("fast", train_size=5000))["train_size"] == 5000
     assert widget_values(preset("fast").distorted("strong"))["elastic"] == 1.4
@@ -40,7 +40,7 @@ def test_widget_values_show_the_config():
 def test_the_link_is_short_and_readable():
     assert to_query(settings("fast", **widget_values(preset("fast").distorted("light")))) == {
         "preset": "fast", "layers": "128-64", "lr": "0.002", "batch": "128", "epochs": "8", "alpha": "0",
-        "dropout": "0", "seed": "0", "images": "60000", "solver": "adam", "activation": "relu",
+        "dropout": "0", "seed": "0", "images": "60000", "solver": "adam", "momentum": "0.9", "activation": "relu",
         "lr_schedule": "cosine", "init": "he", "rotate": "8", "scale": "0.08", "shear": "8", "shift": "1.5",
         "thickness": "0.5", "elastic": "0.8"}
     assert to_query(settings("notebook"))["batch"] == "full"
