@@ -127,6 +127,7 @@ class Trainer:
         # while it is being made
         self._ahead = None
         self.ahead = True   # distort mini-batches on a second thread, one ahead (see _next_batch)
+        self.measure = True  # measure the layers every few updates (mlp.diagnostics.every)
 
     @property
     def model(self) -> MLP:
@@ -353,7 +354,7 @@ class Trainer:
             correct += int(np.sum(A[-1].argmax(axis=1) == y))
             seen += len(y)
             grad = model.backward(A, y, c.alpha)
-            probe = every == 1 or (self.step + 1) % diagnostics.every(self.log_every) == 0
+            probe = self.measure and (every == 1 or (self.step + 1) % diagnostics.every(self.log_every) == 0)
             if probe:  # the optimizer works in place: note the weights and gradient before the step
                 before, grad_norm = model.params.copy(), diagnostics.norms(model, grad)
             self.optimizer.step(grad, self.learning_rate())
