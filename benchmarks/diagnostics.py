@@ -8,9 +8,11 @@ Run from the project's root:
 
 One epoch (60,000 images) of three networks is trained with the trainer's measurements on (every
 `mlp.diagnostics.every(log_every)` updates: gradient, update and weight norms, drift from the
-start, dead ReLUs) and off; the two take turns in every round (off on off on ...), so a slow phase
-of the machine hits both alike. The script prints each median and the paired ratio, and how many
-measurements an epoch took. Target: under 5 % of an epoch. One BLAS thread, as the server trains.
+start, dead ReLUs) and off; the two take turns in every round (off on, on off, off on, ...), so a
+slow phase of the machine, or going first, hits both alike. The script prints each median and the paired ratio, how many
+measurements an epoch took, and one measurement timed on its own (steadier than the ratio: the
+epochs vary by several per cent from round to round). Target: under 5 % of an epoch. One BLAS
+thread, as the server trains.
 """
 import os
 import sys
@@ -19,12 +21,14 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import fast_blas  # noqa: E402, F401  (first: before numpy)
 
 import argparse  # noqa: E402
+import time  # noqa: E402
 from pathlib import Path  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(ROOT), str(ROOT / "benchmarks")]
 
 from bench_core import blas_limit, heading, med, print_machine  # noqa: E402
+from mlp import diagnostics  # noqa: E402
 from mlp.data import ENV_DATA, DatasetError, load_dataset  # noqa: E402
 from mlp.train import Trainer, preset  # noqa: E402
 
@@ -46,6 +50,25 @@ def epoch(data, name, measure, seed):
     return trainer.elapsed, len(trainer.diagnostics)
 
 
+def one_measurement(data, name, repeats=50):
+    """Seconds that one measurement adds to an update (the copy of the weights, the gradient's
+    norms and `measure`), timed on its own on the network's first batch."""
+    base, overrides = NETWORKS[name]
+    trainer = Trainer(preset(base, **overrides).distorted("off"), (data[0], data[1], data[2][:1], data[3][:1]))
+    model, start = trainer.model, trainer.start_params
+    X, y = trainer._inputs(trainer._next_rows())
+    A = model.forward(X)
+    grad = model.backward(A, y)
+    times = []
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        before, grad_norm = model.params.copy(), diagnostics.norms(model, grad)
+        diagnostics.measure(model, grad_norm, before, start, A, 1, 0.0, trainer._start_norm)
+        times.append(time.perf_counter() - t0)
+        trainer._start_norm = trainer._start_norm or diagnostics.norms(model, start)
+    return med(times)
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rounds", type=int, default=5, help="rounds of each pair (default 5)")
@@ -61,12 +84,16 @@ def main():
             heading(f"one epoch, {name}: seconds, ratio measured / not")
             off, on, ratios, count = [], [], [], 0
             for r in range(args.rounds):
-                off.append(epoch(data, name, False, r)[0])
-                seconds, count = epoch(data, name, True, r)
-                on.append(seconds)
+                for measure in (False, True) if r % 2 == 0 else (True, False):  # which goes first alternates
+                    seconds, n = epoch(data, name, measure, r)
+                    (on if measure else off).append(seconds)
+                    count = n or count
                 ratios.append(on[-1] / off[-1])
             print(f"  not measured {med(off):6.3f} s   measured {med(on):6.3f} s ({count} measurements)   "
                   f"x{med(ratios):.3f} (rounds: {' '.join(f'{x:.3f}' for x in ratios)})", flush=True)
+            cost = one_measurement(data, name)
+            print(f"  one measurement on its own: {cost * 1e3:.2f} ms; x {count} = "
+                  f"{count * cost / med(off):.2%} of the epoch", flush=True)
 
 
 if __name__ == "__main__":

@@ -33,15 +33,17 @@ def norms(model, flat):
     return tuple(float(np.linalg.norm(W.ravel())) for W in model.views(flat)[0])
 
 
-def measure(model, grad_norm, before, start, A, step, epoch) -> Diagnostics:
+def measure(model, grad_norm, before, start, A, step, epoch, start_norm=None) -> Diagnostics:
     """Measure the update that took ``model`` from the flat weights ``before`` to its current ones.
 
     ``grad_norm`` is `norms` of the update's gradient, ``start`` the weights at the start of
-    training, ``A`` the batch's activations from `MLP.forward` (input first, probabilities last).
+    training (``start_norm`` their `norms`, if known), ``A`` the batch's activations from
+    `MLP.forward` (input first, probabilities last). ``before`` is used as scratch space.
     """
-    now, was, began = norms(model, model.params), norms(model, before), norms(model, start)
-    moved = norms(model, model.params - before)
-    drifted = norms(model, model.params - start)
+    now, was = norms(model, model.params), norms(model, before)
+    began = start_norm or norms(model, start)
+    moved = norms(model, np.subtract(model.params, before, out=before))
+    drifted = norms(model, np.subtract(model.params, start, out=before))
     dead = tuple(float(np.mean(~(a > 0).any(axis=0))) for a in A[1:-1]  # (n, units) -> units never on
                  ) if model.activation == "relu" else ()
     return Diagnostics(step, epoch, tuple(grad_norm), tuple(m / max(w, 1e-12) for m, w in zip(moved, was)),

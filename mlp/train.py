@@ -128,6 +128,7 @@ class Trainer:
         self._ahead = None
         self.ahead = True   # distort mini-batches on a second thread, one ahead (see _next_batch)
         self.measure = True  # measure the layers every few updates (mlp.diagnostics.every)
+        self._start_norm = None  # the starting weights' norms, once measured
 
     @property
     def model(self) -> MLP:
@@ -360,8 +361,10 @@ class Trainer:
             self.optimizer.step(grad, self.learning_rate())
             self.step += 1
             if probe:
+                if self._start_norm is None:
+                    self._start_norm = diagnostics.norms(model, self._start)
                 self.diagnostics.append(diagnostics.measure(model, grad_norm, before, self._start, A,
-                                                            self.step, self.epoch))
+                                                            self.step, self.epoch, self._start_norm))
             if self.step % (every or self.log_every) == 0 or self.step == self.total_steps:
                 yield self._record(loss_sum / seen, correct / seen, seen, t0)
                 loss_sum, correct, seen = 0.0, 0, 0

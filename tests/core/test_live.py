@@ -177,7 +177,7 @@ def test_dead_units_are_those_at_zero_for_the_whole_batch():
     A = [np.ones((5, 4)), np.array([[0, 1, 0], [0, 0, 0], [0, 2, 0], [0, 0, 3], [0, 0, 0]], float),
          np.full((5, 2), 0.5)]
     p = model.params.copy()
-    d = measure(model, norms(model, p), p, p, A, 1, 0.1)
+    d = measure(model, norms(model, p), p.copy(), p, A, 1, 0.1)
     assert d.dead == (pytest.approx(1 / 3),)
     assert d.update_ratio == (0.0, 0.0) and d.drift == (0.0, 0.0)
     assert isinstance(d, Diagnostics)
