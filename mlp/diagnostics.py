@@ -24,8 +24,10 @@ class Diagnostics:
 
 
 def every(log_every: int) -> int:
-    """How many updates apart the diagnostics are sampled: ten times between two records."""
-    return max(1, log_every // 10)
+    """How many updates apart the diagnostics are sampled: ten times between two records, but
+    at most every 5 updates (a measurement costs about a tenth of a small network's update), and
+    at least once a record."""
+    return max(1, min(log_every, max(5, log_every // 10)))
 
 
 def norms(model, flat):

@@ -168,8 +168,9 @@ def test_diagnostics_match_a_direct_computation(small):
 def test_diagnostics_are_sampled_every_few_updates(small):
     t = Trainer(config(max_iter=4, batch_size=10), small)  # 100 updates an epoch, a record every 25
     run(t)
-    assert diagnostics.every(t.log_every) == 2
-    assert [d.step for d in t.diagnostics] == list(range(2, 401, 2))
+    assert diagnostics.every(t.log_every) == 5
+    assert [d.step for d in t.diagnostics] == list(range(5, 401, 5))
+    assert [diagnostics.every(n) for n in (1, 3, 10, 117, 1000)] == [1, 3, 5, 11, 100]
 
 
 def test_dead_units_are_those_at_zero_for_the_whole_batch():
