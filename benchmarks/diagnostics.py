@@ -50,7 +50,7 @@ def epoch(data, name, measure, seed):
     trainer.measure = measure
     for _ in trainer.run():
         pass
-    return trainer.elapsed, len(trainer.diagnostics)
+    return trainer.elapsed, len(trainer.measured)
 
 
 def one_measurement(data, name, repeats=50):

@@ -23,6 +23,13 @@ class Diagnostics:
     dead: tuple                 # per hidden layer: share of units at 0 for the whole batch (ReLU only)
 
 
+def row(d: Diagnostics) -> tuple:
+    """``d`` as a plain tuple of numbers and tuples of numbers, the form a trainer keeps them in:
+    Python's garbage collector stops walking such tuples after its first look, while it walks
+    every dataclass instance at every collection (and a server collects after every page run)."""
+    return d.step, d.epoch, d.grad_norm, d.update_ratio, d.weight_norm, d.drift, d.dead
+
+
 def every(log_every: int) -> int:
     """How many updates apart the diagnostics are sampled: ten times between two records, but
     at most every 5 updates (a measurement costs about a tenth of a small network's update), and

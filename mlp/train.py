@@ -113,7 +113,7 @@ class Trainer:
         self._epoch_at = (0, 0.0)  # (step, epoch) where the batch size last changed
         self.elapsed = 0.0
         self.history: list[Progress] = []
-        self.diagnostics: list[diagnostics.Diagnostics] = []
+        self.measured: list[tuple] = []  # mlp.diagnostics.row of each measurement (see `diagnostics`)
         self.changes: list[ConfigChange] = []
         self._requests = queue.SimpleQueue()  # (field, value) from `change`, applied before an update
         self.requested = config  # the config once the changes asked for have applied
@@ -148,6 +148,11 @@ class Trainer:
         if self._snapshot is None:
             self.model  # noqa: B018 (makes the snapshot too)
         return self._snapshot
+
+    @property
+    def diagnostics(self) -> list:
+        """The layers' measurements so far, oldest first (mlp.diagnostics.Diagnostics)."""
+        return [diagnostics.Diagnostics(*r) for r in self.measured]
 
     @property
     def start_params(self):
@@ -363,8 +368,8 @@ class Trainer:
             if probe:
                 if self._start_norm is None:
                     self._start_norm = diagnostics.norms(model, self._start)
-                self.diagnostics.append(diagnostics.measure(model, grad_norm, before, self._start, A,
-                                                            self.step, self.epoch, self._start_norm))
+                self.measured.append(diagnostics.row(diagnostics.measure(
+                    model, grad_norm, before, self._start, A, self.step, self.epoch, self._start_norm)))
             if self.step % (every or self.log_every) == 0 or self.step == self.total_steps:
                 yield self._record(loss_sum / seen, correct / seen, seen, t0)
                 loss_sum, correct, seen = 0.0, 0, 0
@@ -394,7 +399,7 @@ class Trainer:
         """Put the last good weights back and start the optimizer afresh."""
         self.model.params[...] = self.snapshot.params
         self.step = self.snapshot_step
-        self.diagnostics = [d for d in self.diagnostics if d.step <= self.step]
+        self.measured = [r for r in self.measured if r[0] <= self.step]
         self.optimizer = make_optimizer(self.config.solver, self.model.params, self.config)
 
     @property

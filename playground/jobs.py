@@ -15,8 +15,10 @@ import threading
 import time
 from collections import deque
 from dataclasses import dataclass
+from functools import cached_property
 
 from mlp.config import plan
+from mlp.diagnostics import Diagnostics
 from mlp.train import Trainer, TrainingDiverged
 
 log = logging.getLogger(__name__)
@@ -113,12 +115,17 @@ class JobStatus:
     message: str | None        # why it stopped, diverged or failed
     run: int                   # the same for every job of one model (a Continue trains it further)
     changes: tuple = ()        # the mlp.train.ConfigChange records of the model's run so far
-    diagnostics: tuple = ()    # its mlp.diagnostics.Diagnostics so far
+    measured: tuple = ()       # its layers' measurements so far, as mlp.diagnostics.row tuples
     speed: float | None = None  # updates a second in slow motion, None at full speed
 
     @property
     def last(self):
         return self.history[-1] if self.history else None
+
+    @cached_property
+    def diagnostics(self) -> tuple:
+        """The layers' measurements so far (mlp.diagnostics.Diagnostics), made when first asked for."""
+        return tuple(Diagnostics(*r) for r in self.measured)
 
     @property
     def done(self) -> float:
@@ -250,7 +257,7 @@ class TrainingJob:
         return JobStatus(self.state, alive, t.step, t.total_steps, tuple(t.history),
                          self.seconds_left() if alive else 0.0, queue,
                          slots.wait_seconds(self) if queue else None, slots.limit if slots else 1,
-                         t.snapshot_step, self.message, id(t), tuple(t.changes), tuple(t.diagnostics),
+                         t.snapshot_step, self.message, id(t), tuple(t.changes), tuple(t.measured),
                          self.speed)
 
     def stop(self):

@@ -201,3 +201,16 @@ def test_weight_histograms_share_their_bins():
     (edges, now, then), _ = diagnostics.weight_histograms(model, start, bins=5)
     assert len(edges) == 6 and now.sum() == then.sum() == 12
     assert edges[0] == pytest.approx(min(model.coefs_[0].min(), 0)) or edges[0] <= model.coefs_[0].min()
+
+
+def test_the_measurements_are_kept_out_of_the_garbage_collectors_way(small):
+    """A server collects garbage after every page run: a trainer's measurements are plain tuples,
+    which the collector stops walking after one look."""
+    import gc
+
+    t = Trainer(config(), small)
+    run(t)
+    gc.collect()
+    gc.collect()
+    assert t.measured and not any(gc.is_tracked(r) for r in t.measured)
+    assert t.diagnostics[-1] == Diagnostics(*t.measured[-1])
