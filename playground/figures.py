@@ -208,13 +208,20 @@ def coverage_curve(coverage, accuracy, thresholds, current, at_current):
     return fig
 
 
+MAX_POINTS = 300
+
+
 def layer_diagnostics(diagnostics, history, changes=()):
     """Small multiples of how each layer trains (mlp.diagnostics.Diagnostics records) against epochs:
     gradient norm, update / weight ratio (the 1e-3 rule's band shaded), weight norm, drift from
     the start, dead ReLUs, and the train - test accuracy gap with the records where it widened.
 
-    Built from one dict, as training_curves is: it is redrawn while training runs.
+    Built from one dict, as training_curves is: it is redrawn while training runs, with at most
+    about MAX_POINTS measurements per line (every k-th, and the last), which the eye cannot tell
+    from all of a long run's thousands.
     """
+    every = -(-len(diagnostics) // MAX_POINTS) or 1
+    diagnostics = diagnostics[::-1][::every][::-1]  # counted from the last, so that it is shown
     epoch = [d.epoch for d in diagnostics]
     n_layers = len(diagnostics[0].grad_norm) if diagnostics else 0
     panels = [("grad_norm", "gradient norm", "log", None), ("update_ratio", "update / weight", "log", None),
