@@ -181,9 +181,13 @@ def region(status):
     said = outcome(status) if status is not None else None
     if said is not None:
         getattr(st, said[0])(said[1])
-    if status is not None and (status.history or status.state == "diverged"):
+    if status is None or not (status.history or status.state == "diverged"):
+        return
+    # one container, always there, whatever hints it holds: what follows keeps its place, and the
+    # live chart below is not mounted afresh (and blank for a moment) when a hint comes or goes
+    with st.container(key="train_hints"):
         show_hints(status, whole_page)
-    if status is None or not status.history:
+    if not status.history:
         return
     view = st.segmented_control("Show", VIEWS, key="train_view", default=VIEWS[0], label_visibility="collapsed")
     if view == "Layers":
