@@ -77,7 +77,8 @@ KNOBS = ("MNIST_PLAYGROUND_MAX_JOBS", "MNIST_PLAYGROUND_BLAS_THREADS", "MNIST_PL
 QUEUED = re.compile(r"position (\d+) of (\d+)")
 WAIT = re.compile(r"position \d+ of \d+, about (\d+) (s|min)")
 DONE = re.compile(r"Done: ([\d.]+)%")
-PREDICTION = re.compile(r"prediction: \*\*(.+?)\*\*")
+# "prediction: **7**", or below the Draw page's threshold "prediction: unsure (**7** or **1**)"
+PREDICTION = re.compile(r"prediction: (?:unsure \()?\*\*(.+?)\*\*")
 
 
 class SessionError(Exception):
