@@ -26,9 +26,9 @@ from pathlib import Path  # noqa: E402
 ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(ROOT), str(ROOT / "benchmarks")]
 
-from bench_core import blas_limit, heading, med, print_machine  # noqa: E402
+from bench_core import blas_limit, heading, load_mnist, med, print_machine  # noqa: E402
 from mlp.augment import LEVELS, Distorter  # noqa: E402
-from mlp.data import ENV_DATA, DatasetError, load_dataset  # noqa: E402
+from mlp.data import ENV_DATA  # noqa: E402
 from mlp.train import Trainer, preset  # noqa: E402
 
 HUGE = 10**9  # log_every: no evaluation inside the timed epoch
@@ -61,10 +61,7 @@ def main():
     parser.add_argument("--rounds", type=int, default=5, help="rounds of every variant (default 5)")
     parser.add_argument("--data-dir", default=os.environ.get(ENV_DATA))
     args = parser.parse_args()
-    try:
-        data = load_dataset("mnist", args.data_dir)
-    except DatasetError as e:
-        sys.exit(f"error: {e}")
+    data = load_mnist(args.data_dir)
     print_machine(None)
     variants = [("plain", "off", False)] + [(f"{level}, {how}", level, how == "ahead")
                                              for level in ("light", "strong") for how in ("in line", "ahead")]

@@ -54,6 +54,14 @@ TARGETS = {
 # formatting and machine information
 
 
+def load_mnist(data_dir):
+    """MNIST from ``data_dir`` (None: the usual places, or a download), or exit with the reason."""
+    try:
+        return load_dataset("mnist", data_dir)
+    except DatasetError as e:
+        sys.exit(f"cannot load MNIST: {e}")
+
+
 def med(xs):
     return statistics.median(xs)
 
@@ -443,10 +451,7 @@ def main(argv=None):
 
     print("MNIST Playground core benchmark")
     print_machine(torch)
-    try:
-        data = load_dataset("mnist", data_dir)
-    except DatasetError as e:
-        sys.exit(f"cannot load MNIST: {e}")
+    data = load_mnist(data_dir)
     print(f"data: MNIST from {data_dir or 'the cache'}: {len(data[1])} training, {len(data[3])} test images")
     started = time.perf_counter()
     run = {"epoch": lambda: bench_epoch(data, args, torch), "accuracy": lambda: bench_accuracy(data, args),
