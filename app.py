@@ -22,6 +22,8 @@ PAGES = site.declare([  # path, title, icon, what it is for (on Home), address; 
          "confusion matrix, mistakes, robustness, when to say unsure", "evaluate"),
     Page("pages/inspect.py", "Inspect", ":material/visibility:", "weights, activations, dead units",
          "inspect"),
+    Page("pages/backprop.py", "Backprop", ":material/swap_horiz:",
+         "one example forward and backward, every number; one gradient step by hand", "backprop"),
     Page("pages/compare.py", "Compare runs", ":material/compare_arrows:",
          "curves side by side; save, load and share models", "compare"),
 ])

@@ -127,6 +127,7 @@ class Sum:
     terms: tuple    # Term, largest |product| first
     rest: float     # the sum of the other terms
     n_rest: int     # how many other terms
+    zeros: int      # how many of those are exactly 0 (a dark pixel, a silent unit)
     total: float    # every term summed (+ the bias, forward)
     bias: float     # forward: b_j; backward: 0
 
@@ -136,17 +137,18 @@ def _sum(values, weights, top, bias=0.0):
     order = np.argsort(-np.abs(products), kind="stable")
     shown, other = order[:top], order[top:]
     terms = tuple(Term(int(k), float(values[k]), float(weights[k]), float(products[k])) for k in shown)
-    return Sum(terms, float(products[other].sum()), len(other), float(products.sum() + bias), float(bias))
+    return Sum(terms, float(products[other].sum()), len(other), int((products[other] == 0).sum()),
+               float(products.sum() + bias), float(bias))
 
 
-def forward_sum(trace: Trace, model, layer, unit, top=5) -> Sum:
+def forward_sum(trace: Trace, model, layer, unit, top=3) -> Sum:
     """z_j = sum_k a_k w_kj + b_j of ``unit`` j in ``layer`` 1..L, with the ``top`` largest terms."""
     _check_unit(model, layer, unit)
     W, b = model.coefs_[layer - 1], model.intercepts_[layer - 1]
     return _sum(trace.A[layer - 1], W[:, unit], top, float(b[unit]))
 
 
-def backward_sum(trace: Trace, model, layer, unit, top=5) -> Sum:
+def backward_sum(trace: Trace, model, layer, unit, top=3) -> Sum:
     """dL/da_j = sum_m delta_m w_jm of ``unit`` j in hidden ``layer`` 1..L-1: what the next layer sends back."""
     _check_unit(model, layer, unit)
     if layer >= trace.layers:

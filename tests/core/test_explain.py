@@ -48,6 +48,9 @@ def test_a_units_sum_shows_its_largest_terms_and_adds_up(net, x):
     assert [abs(term.product) for term in s.terms] == sorted((abs(term.product) for term in s.terms), reverse=True)
     assert sum(term.product for term in s.terms) + s.rest + s.bias == pytest.approx(s.total, abs=1e-6)
     assert s.total == pytest.approx(float(t.Z[1][5]), rel=1e-4, abs=1e-5)
+    dark = x.copy()
+    dark[:100] = 0  # 100 black pixels: their terms are 0, and are counted so
+    assert explain.forward_sum(explain.trace(net, dark, 1), net, 1, 0, top=3).zeros >= 97
     b = explain.backward_sum(t, net, 1, 3, top=3)
     assert b.total == pytest.approx(float(t.upstream(1)[3]), rel=1e-4, abs=1e-7)
     with pytest.raises(ValueError, match="output"):
