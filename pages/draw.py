@@ -1,12 +1,14 @@
 """Draw: a canvas, the 28 x 28 image the network sees, what it predicts, and the learner's own drawings."""
 import random
 
+import numpy as np
 import streamlit as st
 from streamlit_drawable_canvas import st_canvas
 
-from mlp import analysis
+from mlp import analysis, explain
 from mlp.data import TITLES
 from mlp.preprocess import canvas_to_mnist
+from playground import backprop as fig
 from playground import drawings, session, unsure
 from playground.canvas import SIZE as CANVAS
 from playground.canvas import CanvasImageError, drawing_url, initial_drawing, read_canvas
@@ -50,6 +52,33 @@ with left:
     percent = st.slider(unsure.LABEL, unsure.LOW, unsure.HIGH, round(unsure.threshold() * 100), unsure.STEP,
                         format="%d%%", key="unsure_slider", help=unsure.HELP)
     unsure.remember(percent)
+
+
+
+def why(model, image, best, second):
+    """Saliency of the prediction over the drawing, and gradient ascent on the pixels toward a class."""
+    a, b = st.columns(2)
+    a.plotly_chart(fig.overlay(image, explain.saliency(model, image, best), f"Saliency of {classes[best]}"),
+                   width="stretch", key="why_saliency")
+    a.caption(f"The gradient of log P({classes[best]}) with respect to each pixel: more ink on red pixels would "
+              f"make it more a {classes[best]}, more ink on blue ones less. Pixels the first layer gives no "
+              "weight have none.")
+    target = b.selectbox("What would make it a …", range(len(classes)), index=second, key="why_target",
+                         format_func=lambda c: str(classes[c]))
+    nudge = explain.toward(model, image, target)
+    changed = int((np.abs(nudge.change) > 0.1).sum())
+    b.plotly_chart(fig.overlay(image, nudge.change, f"Ink to add (red) and remove (blue) for a {classes[target]}"),
+                   width="stretch", key="why_nudge")
+    start, end = nudge.proba[0][target], nudge.proba[-1][target]
+    b.markdown(f"toward **{classes[target]}**: {start:.0%} → {end:.0%} after {nudge.steps} small steps "
+               f"on the pixels; {changed} pixels changed by more than 0.1")
+    b.caption("Each step moves the pixels up the gradient of log P, kept between black and white. Much of the "
+              "change is scattered specks that a person would not call a stroke: a network can be talked into "
+              "another digit by changes that make no digit at all.")
+    c, d = st.columns([1, 3])
+    c.image(analysis.upscale(nudge.image, 5), caption=f"the changed image, read as {classes[target]}"
+            if nudge.proba[-1].argmax() == target else "the changed image", clamp=True)
+    d.plotly_chart(fig.nudge_curve(nudge.proba, classes, target), width="stretch", key="why_curve")
 
 with right:
     model, status = session.current_model(data.name), session.job_status()
@@ -111,6 +140,10 @@ with right:
                 st.error(str(e))
         if image in kept:
             st.caption("This drawing is kept among your drawings below.")
+        if st.toggle("Why? The pixels it looks at", key="draw_why",
+                     help="Which pixels make the network say what it says, and the ink that would make it "
+                          "say another digit."):
+            why(model, image, best, second)
 
     def region(status):
         if status is not None and status.alive:

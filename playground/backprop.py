@@ -1,5 +1,6 @@
-"""The figures of the Backprop page: where the step-through is, a layer's values as a strip, a
-gradient as an image, probabilities before and after one step.
+"""The figures of what happens inside one example: the Backprop page's (where the step-through is,
+a layer's values as a strip, a gradient as an image, probabilities before and after one step) and
+the Draw page's "Why" (which pixels a class depends on, and the ink that would make it another).
 
 Pure functions from the numbers of `mlp.explain` to Plotly figures (no Streamlit here). A layer of
 1,024 units is a strip of 1,024 cells; a weight gradient of 1,024 x 1,024 is cut to its largest
@@ -142,6 +143,44 @@ def before_after(before, after, classes, label):
                       yaxis=dict(range=[0, 1.15], tickformat=".0%", title="probability"),
                       xaxis=dict(type="category"), legend=dict(orientation="h", y=1.08, x=0),
                       title=dict(text="Probabilities before and after the step", font=dict(size=13)))
+    return fig
+
+
+# ----------------------------------------------------------------------------
+# why: the pixels a class depends on
+
+# red where the value is positive, blue where negative, see-through near 0, over the grey image
+OVERLAY = [[0.0, "rgba(33,102,172,0.95)"], [0.35, "rgba(103,169,207,0.6)"], [0.5, "rgba(255,255,255,0)"],
+           [0.65, "rgba(239,138,98,0.6)"], [1.0, "rgba(178,24,43,0.95)"]]
+
+
+def overlay(image, values, title, hover="%{z:.3g}"):
+    """``values`` (28 x 28, signed) in red and blue over the grey ``image``; 0 lets the image show."""
+    image, values = np.asarray(image, dtype=float), np.asarray(values, dtype=float)
+    scale = float(np.abs(values).max()) or 1.0
+    base = dict(type="heatmap", z=image[::-1], colorscale="Greys", zmin=0, zmax=2.5,  # ink light grey on white
+                showscale=False, hoverinfo="skip")
+    top = dict(type="heatmap", z=values[::-1], colorscale=OVERLAY, zmid=0, zmin=-scale, zmax=scale,
+               showscale=False, hovertemplate=hover + "<extra></extra>")
+    layout = dict(height=300, margin=dict(l=5, r=5, t=30, b=5), title=dict(text=title, font=dict(size=13)),
+                  xaxis=dict(visible=False, constrain="domain"),
+                  yaxis=dict(visible=False, scaleanchor="x", constrain="domain"))
+    return go.Figure(dict(data=[base, top], layout=layout))
+
+
+def nudge_curve(proba, classes, target):
+    """The probability of the ``target`` class and of the first prediction, step by step."""
+    proba = np.asarray(proba, dtype=float)
+    first = int(proba[0].argmax())
+    lines = [go.Scatter(y=proba[:, target], mode="lines+markers", name=f"{classes[target]}", line=dict(color=TEST))]
+    if first != target:
+        lines.append(go.Scatter(y=proba[:, first], mode="lines+markers", name=f"{classes[first]}",
+                                line=dict(color=TRAIN)))
+    fig = go.Figure(lines)
+    fig.update_layout(height=220, margin=dict(l=5, r=5, t=30, b=5), title=dict(text="probability, step by step",
+                                                                               font=dict(size=13)),
+                      yaxis=dict(range=[0, 1.05], tickformat=".0%"), xaxis=dict(title="step", dtick=5),
+                      legend=dict(orientation="h", y=1.1, x=0.5))
     return fig
 
 

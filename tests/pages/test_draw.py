@@ -15,11 +15,12 @@ from streamlit.testing.v1 import app_test
 from streamlit.testing.v1.element_tree import Selectbox
 
 import mlp
+from mlp import explain
 from mlp.preprocess import canvas_to_mnist
 from playground.canvas import PREFIX
 from playground.drawings import LIMIT, Drawings
 from tests import strokes
-from tests.pages.helpers import drawing, open_page, texts
+from tests.pages.helpers import array, chart_titled, drawing, open_page, texts
 
 
 def test_draw_without_a_model_offers_to_train_one(app):
@@ -359,3 +360,25 @@ def test_another_test_image_replaces_the_first(app, fast_trainer):
     app.button(key="test_image_button").click().run()
     assert initial(app)[1] != first and len(app.get("bidi_component")) == 1
     assert len([c for c in texts(app.caption) if c.startswith("On the canvas")]) == 1
+
+
+def test_why_shows_the_saliency_and_the_ink_toward_another_digit(app, fast_trainer):
+    open_page(app, "draw", trainer=fast_trainer, **{"canvas-0": drawing(7)})
+    assert len(app.get("plotly_chart")) == 1  # off at first: the page stays light
+    app.toggle(key="draw_why").set_value(True).run()
+    assert not app.exception
+    model, image = fast_trainer.snapshot, app.session_state["drawing"]
+    saliency = chart_titled(app, "Saliency of 7")
+    np.testing.assert_allclose(array(saliency["data"][1]["z"]), explain.saliency(model, image, 7)[::-1],
+                               rtol=1e-5, atol=1e-9)
+    target = app.selectbox(key="why_target")
+    second = int(np.argsort(-model.predict_proba(image.reshape(1, -1))[0])[1])
+    assert target.value == second
+    app.selectbox(key="why_target").set_value(3).run()
+    nudge = explain.toward(model, image, 3)
+    change = chart_titled(app, "Ink to add (red) and remove (blue) for a 3")
+    np.testing.assert_allclose(array(change["data"][1]["z"]), nudge.change[::-1], rtol=1e-5, atol=1e-7)
+    assert nudge.proba[-1][3] > nudge.proba[0][3]
+    line = next(m.value for m in app.markdown if m.value.startswith("toward **3**"))
+    assert f"{nudge.proba[-1][3]:.0%} after {nudge.steps} small steps" in line
+    assert 0 <= nudge.image.min() and nudge.image.max() <= 1
