@@ -107,7 +107,7 @@ def stages(layer_sizes) -> list[Stage]:
             Stage("output", L, "Backward, output layer: dL/dZ = P - Y")]
     out += [Stage("backward", k, f"Backward, layer {k}: the chain rule through the activation")
             for k in range(L - 1, 0, -1)]
-    return out + [Stage("step", 0, "One gradient step: W <- W - lr dW")]
+    return out + [Stage("step", 0, "One gradient step: W ← W − lr dW")]
 
 
 # ----------------------------------------------------------------------------
@@ -311,16 +311,17 @@ def toward(model, x, target, steps=20, rate=0.05, until=0.9) -> Nudge:
         raise ValueError("steps must be from 1 to 200 and the rate above 0 and at most 1")
     x = np.asarray(x, dtype=np.float32)
     image = x.reshape(-1).copy()
-    proba = [model.predict_proba(image[None])[0]]
-    for _ in range(int(steps)):
-        if proba[-1][target] >= until:
+    proba, y = [], np.array([int(target)])
+    for k in range(int(steps) + 1):
+        A = model.forward(image[None])                # one forward pass a step: its P, then its gradient
+        proba.append(A[-1][0].copy())
+        if k == int(steps) or proba[-1][target] >= until:
             break
-        g = input_gradient(model, image, target)
+        g = -(model.coefs_[0] @ model.views(model.backward(A, y))[1][0])  # d log P[target] / dx, as input_gradient
         top = np.abs(g).max()
         if not top > 0:
             break
         image += np.float32(rate) * g / top           # the steepest pixel moves by rate
         np.clip(image, 0, 1, out=image)
-        proba.append(model.predict_proba(image[None])[0])
     image = image.reshape(x.shape)
     return Nudge(image, image - x, int(target), np.stack(proba))

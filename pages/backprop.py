@@ -240,7 +240,7 @@ else:  # one gradient step
                 "**b ← b − lr db**, with the dW and db of the stages before. Apply one step on this example "
                 "alone and see what it does to its probabilities.")
     a, b, c = st.columns([2, 1, 1], vertical_alignment="bottom")
-    lr = a.select_slider("Learning rate", RATES, value=0.1, key="bp_lr")
+    lr = a.select_slider("Learning rate", RATES, value=0.01, key="bp_lr")
     if b.button("Apply one step", key="bp_apply", type="primary", width="stretch"):
         try:
             stepper.apply(x, label, lr)

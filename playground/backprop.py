@@ -8,7 +8,6 @@ rows and columns (`mlp.explain.strongest`), so no figure carries more than a few
 """
 import numpy as np
 import plotly.graph_objects as go
-from plotly.subplots import make_subplots
 
 from mlp.explain import strongest
 
@@ -16,6 +15,8 @@ from .figures import TEST, TRAIN
 
 FORWARD, BACKWARD, IDLE = "#1f77b4", "#d62728", "#e8e8e8"
 ROW = 64  # cells per row of a strip
+GAP = 6   # pixels between rows of 28 x 28 tiles, for their names
+PITCH = 28 + GAP
 
 
 def stage_diagram(layer_sizes, stage):
@@ -83,25 +84,29 @@ def strip(values, title, picked=None, diverging=False):
 def first_layer_push(dW, delta, k=16, cols=8):
     """The first layer's -dW (784 x n) as 28 x 28 tiles, one per unit: where this one example pushes
     each unit's weights (red: up). Only the ``k`` units with the largest |delta| (the rest are pushed
-    less, or not at all)."""
+    less, or not at all). One heatmap of all the tiles, a pixel's gap between them: fast to build."""
     units = strongest(delta, k)
     tiles = -np.asarray(dW)[:, units].T.reshape(-1, 28, 28)  # (k, 28, 28)
-    scale = float(np.abs(tiles).max()) or 1.0
     rows = max(1, -(-len(units) // cols))
-    fig = make_subplots(rows=rows, cols=cols, horizontal_spacing=0.01, vertical_spacing=0.04,
-                        subplot_titles=[f"unit {u}" for u in units])
+    mosaic = np.full((rows * PITCH - GAP, cols * 29 - 1), np.nan, dtype=np.float32)  # float32: half the bytes to send
+    unit = np.full(mosaic.shape, -1, dtype=np.int16)
     for i, (u, tile) in enumerate(zip(units, tiles)):
-        fig.add_trace(go.Heatmap(z=tile[::-1], zmid=0, zmin=-scale, zmax=scale, colorscale="RdBu_r", showscale=False,
-                                 hovertemplate=f"unit {u}: %{{z:.3g}}<extra></extra>"),
-                      row=i // cols + 1, col=i % cols + 1)
-    fig.update_xaxes(visible=False)
-    fig.update_yaxes(visible=False, scaleanchor="x", scaleratio=1)
-    fig.update_annotations(font_size=10)
+        r, c = divmod(i, cols)
+        mosaic[r * PITCH:r * PITCH + 28, c * 29:c * 29 + 28] = tile
+        unit[r * PITCH:r * PITCH + 28, c * 29:c * 29 + 28] = u
+    scale = float(np.nanmax(np.abs(mosaic))) if len(units) else 1.0
+    heat = dict(type="heatmap", z=mosaic, customdata=unit, zmid=0, zmin=-(scale or 1), zmax=scale or 1,
+                colorscale="RdBu_r", showscale=False, hoverongaps=False,
+                hovertemplate="unit %{customdata}: %{z:.3g}<extra></extra>")
+    names = [dict(x=(i % cols) * 29 + 13.5, y=(i // cols) * PITCH - 0.5, text=f"unit {u}", showarrow=False,
+                  yanchor="bottom", font=dict(size=10)) for i, u in enumerate(units)]
     n = np.asarray(dW).shape[1]
-    fig.update_layout(height=100 * rows + 50, margin=dict(l=5, r=5, t=45, b=5),
-                      title=dict(text=f"-dW of layer 1: the {len(units)} units with the largest |delta| "
-                                      f"(of {n:,}), as 28 × 28 images", font=dict(size=13)))
-    return fig
+    layout = dict(height=110 * rows + 60, margin=dict(l=5, r=5, t=50, b=5), annotations=names,
+                  title=dict(text=f"-dW of layer 1: the {len(units)} units with the largest |delta| "
+                                  f"(of {n:,}), as 28 × 28 images", font=dict(size=13)),
+                  xaxis=dict(visible=False, constrain="domain"),
+                  yaxis=dict(visible=False, autorange="reversed", scaleanchor="x", constrain="domain"))
+    return go.Figure(dict(data=[heat], layout=layout))
 
 
 def weight_push(dW, a, delta, k=24):

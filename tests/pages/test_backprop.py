@@ -1,6 +1,5 @@
 """The Backprop page under AppTest: every stage of one example, its numbers against mlp.explain and
 MLP.backward, the finite-difference check, one step by hand and Undo."""
-import re
 
 import numpy as np
 import pytest
@@ -8,6 +7,7 @@ import pytest
 import mlp
 from mlp import explain
 from mlp.preprocess import canvas_to_mnist, to_float
+from playground.backprop import PITCH
 from tests import strokes
 from tests.pages.helpers import array, chart_titled, charts, metrics, open_page
 
@@ -65,7 +65,7 @@ def test_the_forward_numbers_are_the_networks(app, fast_trainer, mnist):
     np.testing.assert_allclose(a, model.forward(x[None])[1][0], rtol=1e-5, atol=1e-6)
     formulas = latex(app)
     total = explain.forward_sum(t, model, 1, 7).total
-    assert any(f"z_{{7}}" in f and f"{total:.3g}".replace("-", "") in f for f in formulas), formulas
+    assert any("z_{7}" in f and f"{total:.3g}".replace("-", "") in f for f in formulas), formulas
     go_to(app, "softmax")
     table = app.dataframe[0].value
     np.testing.assert_allclose(table["p = exp / sum"].to_numpy(), model.predict_proba(x[None])[0], rtol=1e-5)
@@ -95,10 +95,14 @@ def test_the_backward_numbers_are_mlp_backward_and_a_finite_difference(app, fast
                                                                    rel=1e-5, abs=1e-12)
     # the first layer's gradient drawn as 28 x 28 tiles, one per unit with the largest |delta|
     tiles = chart_titled(app, "-dW of layer 1")
-    assert len(tiles["data"]) == 16
-    unit = int(re.search(r"unit (\d+)", tiles["data"][0]["hovertemplate"]).group(1))
-    np.testing.assert_allclose(array(tiles["data"][0]["z"]), -dW[0][:, unit].reshape(28, 28)[::-1], rtol=1e-5,
-                               atol=1e-9)
+    assert len(tiles["layout"]["annotations"]) == 16
+    mosaic, units = array(tiles["data"][0]["z"]), array(tiles["data"][0]["customdata"])
+    for k in (0, 9):  # the tiles of the first row and of the second
+        r, c = divmod(k, 8)
+        unit = int(units[r * PITCH, c * 29])
+        assert tiles["layout"]["annotations"][k]["text"] == f"unit {unit}"
+        tile = mosaic[r * PITCH:r * PITCH + 28, c * 29:c * 29 + 28]
+        np.testing.assert_allclose(tile, -dW[0][:, unit].reshape(28, 28), rtol=1e-5, atol=1e-9)
 
 
 def test_one_step_lowers_the_loss_and_undo_brings_the_weights_back(app, fast_trainer, mnist):
