@@ -10,7 +10,7 @@ from mlp.preprocess import to_float
 from playground import backprop as fig
 from playground import figures
 from playground.server import dataset
-from playground.session import require_model
+from playground.session import require_model, training
 from playground.stepper import Stepper
 
 RATES = (0.001, 0.003, 0.01, 0.03, 0.1, 0.3, 1.0)
@@ -65,7 +65,10 @@ t = explain.trace(model, x, label)
 best = int(t.proba.argmax())
 c.markdown(f"The network says **{classes[best]}** ({t.proba[best]:.1%}); the true label is "
            f"**{classes[label]}** ({t.proba[label]:.1%}). Loss on this example: **{t.loss:.4g}**.")
-if len(stepper):
+if training():
+    c.caption("A training is running: these are its latest weights. Open the page again for newer ones; "
+              "steps taken by hand start again from them.")
+elif len(stepper):
     c.caption(f"These are the weights after {len(stepper)} step{'s' * (len(stepper) > 1)} taken by hand "
               "(see the last stage); the tab's model itself is unchanged.")
 
