@@ -421,3 +421,103 @@ def test_network_view_checks_its_arguments():
     assert view.edges == () and view.layers[0].activations.dtype == np.float32
     with pytest.raises(AttributeError):
         view.proba = None  # frozen
+
+
+# ----------------------------------------------------------------------------
+# the map of a layer: PCA and how far apart the classes lie
+
+
+def blobs(n_per=200, d=50, spread=8.0, seed=0):
+    """Three Gaussian blobs in d dimensions, their centres ``spread`` apart per axis; and their labels."""
+    rng = np.random.default_rng(seed)
+    centres = rng.standard_normal((3, d)) * spread
+    X = np.concatenate([c + rng.standard_normal((n_per, d)) for c in centres]).astype(np.float32)
+    return X, np.repeat(np.arange(3), n_per)
+
+
+def same_up_to_sign(a, b, **tol):
+    for j in range(a.shape[1]):
+        sign = np.sign(np.dot(a[:, j], b[:, j])) or 1.0
+        np.testing.assert_allclose(a[:, j], sign * b[:, j], **tol)
+
+
+def test_pca_of_separable_blobs_separates_them():
+    X, y = blobs()
+    points, ratios = analysis.pca(X, 2)
+    assert points.shape == (600, 2) and points.dtype == np.float32 and ratios.shape == (2,)
+    assert analysis.nearest_centre_share(points, y) > 0.99
+    shuffled = np.random.default_rng(1).permutation(y)
+    assert 0.2 < analysis.nearest_centre_share(points, shuffled) < 0.5  # chance is 1 / 3
+    assert ratios.sum() > 0.8  # three blobs: two axes hold nearly all the variance
+
+
+def test_pca_is_the_eigen_decomposition_of_the_covariance():
+    rng = np.random.default_rng(2)
+    X = (rng.standard_normal((300, 12)) @ rng.standard_normal((12, 12))).astype(np.float32) + 5.0
+    for method in ("exact", "randomized", "auto"):
+        points, ratios = analysis.pca(X, 3, method=method)
+        Xc = X.astype(np.float64) - X.mean(axis=0)
+        values, vectors = np.linalg.eigh(Xc.T @ Xc / (len(X) - 1))  # ascending
+        values, vectors = values[::-1], vectors[:, ::-1]
+        same_up_to_sign(points.astype(np.float64), Xc @ vectors[:, :3], rtol=1e-3, atol=1e-3)
+        np.testing.assert_allclose(ratios, values[:3] / values.sum(), rtol=1e-4)
+
+
+def test_explained_ratios_are_sorted_and_sum_to_at_most_one():
+    X, _ = blobs(d=20)
+    for k in (1, 2, 5, 20):
+        _, ratios = analysis.pca(X, k)
+        assert (np.diff(ratios) <= 1e-7).all() and (ratios >= 0).all() and ratios.sum() <= 1 + 1e-6
+    assert analysis.pca(X, 20)[1].sum() == pytest.approx(1.0, abs=1e-5)  # every axis: all of it
+    points, ratios = analysis.pca(X[:, :1], 2)  # fewer columns than axes: the missing one is zeros
+    assert (points[:, 1] == 0).all() and ratios[1] == 0 and ratios[0] == pytest.approx(1.0)
+    points, ratios = analysis.pca(np.ones((10, 5)), 2)  # no variance at all
+    assert (points == 0).all() and (ratios == 0).all()
+
+
+def test_randomized_pca_matches_the_exact_one_on_a_clear_spectrum_gap():
+    rng = np.random.default_rng(3)
+    n, d = 2000, 1024
+    signal = rng.standard_normal((n, 2)) * [30.0, 20.0] @ np.linalg.qr(rng.standard_normal((d, 2)))[0].T
+    X = (signal + rng.standard_normal((n, d))).astype(np.float32)  # two strong directions over noise
+    exact, r_exact = analysis.pca(X, 2, method="exact")
+    fast, r_fast = analysis.pca(X, 2, method="randomized")
+    same_up_to_sign(fast, exact, rtol=0, atol=1e-2 * np.abs(exact).max())
+    np.testing.assert_allclose(r_fast, r_exact, rtol=1e-3)
+    assert min(X.shape) > analysis.EXACT_SVD_MAX  # "auto" takes the randomized one here
+    np.testing.assert_array_equal(analysis.pca(X, 2)[0], fast)
+    np.testing.assert_array_equal(analysis.pca(X, 2)[0], analysis.pca(X, 2)[0])  # the same map each time
+    flipped = analysis.pca(-X, 2, method="exact")[0]
+    np.testing.assert_allclose(flipped, -exact, rtol=1e-3, atol=1e-3)  # signed by the loadings: a mirror image
+
+
+def test_pca_refuses_what_it_cannot_project():
+    for X, k, message in [(np.ones(5), 2, "2-D"), (np.ones((0, 3)), 2, "2-D"), (np.full((4, 3), np.nan), 2, "finite"),
+                          (np.ones((4, 3)), 0, "positive"), (np.ones((4, 3)), 1.5, "positive")]:
+        with pytest.raises(ValueError, match=message):
+            analysis.pca(X, k)
+    with pytest.raises(ValueError, match="unknown method"):
+        analysis.pca(np.ones((4, 3)), 2, method="tsne")
+
+
+def test_nearest_centre_share_on_a_handmade_case():
+    points = np.array([[0, 0], [0, 1], [10, 0], [10, 1], [3, 0]], float)  # the last is nearer the first centre
+    assert analysis.nearest_centre_share(points, np.array([0, 0, 1, 1, 1])) == pytest.approx(4 / 5)
+    assert analysis.nearest_centre_share(points[:4], np.array([0, 0, 1, 1])) == 1.0
+    assert analysis.nearest_centre_share(points, np.array([7, 7, 3, 3, 7])) == 1.0  # any class numbers
+
+
+def test_layer_maps_go_through_every_layer(trained, mnist):
+    idx = analysis.sample(mnist.y_test, 500, seed=0)
+    X, y = to_float(mnist.x_test[idx]), mnist.y_test[idx]
+    maps, predictions = analysis.layer_maps(trained, X, y)
+    assert [m.name for m in maps] == ["input pixels", "hidden layer 1", "hidden layer 2"]
+    np.testing.assert_array_equal(predictions, trained.predict(X))
+    np.testing.assert_array_equal(maps[0].points, analysis.pca(X, 2)[0])
+    np.testing.assert_allclose(maps[2].points, analysis.pca(analysis.hidden_activations(trained, X)[1], 2)[0],
+                               rtol=1e-4, atol=1e-4)
+    for m in maps:
+        assert m.points.shape == (500, 2) and 0 < m.explained.sum() <= 1 and 0 <= m.separation <= 1
+    assert maps[-1].separation > maps[0].separation + 0.03  # a trained network pulls the classes apart
+    with pytest.raises(ValueError, match="one row of 784 values per label"):
+        analysis.layer_maps(trained, X[:, :10], y)
