@@ -284,3 +284,135 @@ def weight_histograms(histograms):
                       legend=dict(orientation="h", y=-0.2))
     fig.update_yaxes(showticklabels=False)
     return fig
+
+
+# ----------------------------------------------------------------------------
+# the neuron lab and the map of a layer (Inspect)
+
+
+def weight_image(weights, title):
+    """One unit's incoming weights on a diverging scale centred on 0: 784 of them as the 28 x 28
+    image they multiply, other counts as a near-square strip read row by row."""
+    w = np.asarray(weights, dtype=float)
+    cols = 28 if len(w) == 784 else int(np.ceil(np.sqrt(len(w))))
+    grid = np.full(cols * int(np.ceil(len(w) / cols)), np.nan)
+    grid[:len(w)] = w
+    scale = float(np.nanmax(np.abs(w))) if len(w) and np.any(w) else 1.0
+    fig = go.Figure(go.Heatmap(z=grid.reshape(-1, cols), zmid=0, zmin=-scale, zmax=scale, colorscale="RdBu_r",
+                               customdata=np.arange(grid.size).reshape(-1, cols),
+                               hovertemplate="weight %{customdata}: %{z:.3f}<extra></extra>"))
+    fig.update_xaxes(visible=False)
+    fig.update_yaxes(visible=False, autorange="reversed", scaleanchor="x")
+    fig.update_layout(height=300, margin=dict(l=5, r=5, t=30, b=5), title=dict(text=title, font=dict(size=13)))
+    return fig
+
+
+def digit_grid(images, titles, cols=3, title=None):
+    """Small grey images (uint8, white ink on black) in a grid, each with a title above it."""
+    n = len(images)
+    rows = max(1, -(-n // cols))
+    fig = make_subplots(rows=rows, cols=cols, subplot_titles=list(titles), horizontal_spacing=0.02,
+                        vertical_spacing=0.1)
+    for k, im in enumerate(images):
+        fig.add_trace(go.Heatmap(z=np.asarray(im)[::-1], zmin=0, zmax=255, colorscale="gray", showscale=False,
+                                 hoverinfo="skip"), row=k // cols + 1, col=k % cols + 1)
+    fig.update_xaxes(visible=False)
+    fig.update_yaxes(visible=False, scaleanchor="x", scaleratio=1)
+    fig.update_annotations(font_size=11)
+    fig.update_layout(height=110 * rows + (70 if title else 40), margin=dict(l=5, r=5, t=60 if title else 25, b=5),
+                      title=dict(text=title, font=dict(size=13)) if title else None)
+    return fig
+
+
+ART_SIZE = 20       # text art shows an image at 20 x 20 pixels (the box MNIST fitted each digit into)
+ART_THRESHOLD = 80  # of 255: brighter pixels are ink
+BLOCKS = np.array([" ", "\u2580", "\u2584", "\u2588"])  # none, upper half, lower half, full
+
+
+def _box(size, n):
+    """The (size, n) matrix that averages n pixels down to size: output i covers [i n / size, (i + 1) n / size)."""
+    lo, hi = np.arange(size)[:, None] * n / size, np.arange(1, size + 1)[:, None] * n / size
+    overlap = np.minimum(np.arange(1, n + 1), hi) - np.maximum(np.arange(n), lo)  # (size, n)
+    return (np.clip(overlap, 0, None) / (hi - lo)).astype(np.float32)
+
+
+def text_art(images, size=ART_SIZE, threshold=ART_THRESHOLD):
+    """Return each 28 x 28 uint8 image as lines of text: Unicode half blocks, one character for two
+    pixels one above the other, so a monospace font shows it about square.
+
+    The image is first shrunk to ``size`` x ``size`` by averaging (the figure's JSON stays small:
+    each block is 6 bytes there), and the lines are cut to the ink: the margin on the left that all
+    lines share, and the spaces on the right.
+
+    Returns a list (n,) of lists of size // 2 strings.
+    """
+    images = np.asarray(images, dtype=np.float32)
+    n, h, w = images.shape
+    if size % 2 or not 2 <= size <= min(h, w):
+        raise ValueError(f"the art size must be even and at most the image size, not {size}")
+    ink = (_box(size, h) @ images @ _box(size, w).T) >= threshold  # (n, size, size)
+    left = ink.any(axis=1).argmax(axis=1)                       # (n,) first inked column (0 if none)
+    cols = np.arange(size)[None, :] + left[:, None]             # (n, size)
+    shifted = np.take_along_axis(ink, np.minimum(cols, size - 1)[:, None, :], axis=2) & (cols < size)[:, None, :]
+    code = shifted[:, 0::2].astype(np.intp) + 2 * shifted[:, 1::2]  # (n, size / 2, size)
+    lines = np.ascontiguousarray(BLOCKS[code]).view(f"<U{size}")[..., 0]  # (n, size / 2) strings
+    return np.char.rstrip(lines).tolist()
+
+
+def separation(values, names, title):
+    """A bar per layer: the share of images nearest their own class centre in its map (0 to 100 %)."""
+    fig = go.Figure(go.Bar(x=list(names), y=list(values), marker_color=TEST, text=[f"{v:.0%}" for v in values],
+                           textposition="outside", hovertemplate="%{x}: %{y:.1%}<extra></extra>"))
+    fig.update_layout(height=260, margin=dict(l=5, r=5, t=30, b=5), title=dict(text=title, font=dict(size=13)),
+                      xaxis=dict(type="category"), yaxis=dict(range=[0, 1.1], tickformat=".0%"))
+    return fig
+
+
+CLASSES10 = ("#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22",
+             "#17becf")
+
+
+def _hover_rows(rows, indices, names, labels, predictions, art, n_lines):
+    """customdata of these points: index, label, prediction, then the lines of art. An object array,
+    which Plotly checks five times quicker than the same lists (the JSON is the same)."""
+    out = np.full((len(rows), 3 + n_lines), "", dtype=object)
+    for k, i in enumerate(rows):
+        out[k, :3] = int(indices[i]), names[labels[i]], names[predictions[i]]
+        out[k, 3:3 + len(art[i])] = art[i]
+    return out
+
+
+def layer_map(points, labels, predictions, indices, art, classes, title):
+    """A layer's 2-D map: two traces per class, the images the model gets right (dots) and its
+    mistakes (crosses outlined in black), one legend entry for both, so that a click on it hides
+    the class. Hovering a point shows its test image as text art (``art``: a list of lines per
+    point, from `text_art`), its index, label and prediction.
+
+    Every trace has one marker symbol: Plotly checks a per-point symbol array one point at a time
+    against its hundreds of symbol names (0.1 s for 2,000 points)."""
+    points, labels, predictions = np.asarray(points), np.asarray(labels), np.asarray(predictions)
+    n_lines = max((len(a) for a in art), default=0)
+    hover = ("test image %{customdata[0]}: a %{customdata[1]}, predicted %{customdata[2]}<br>"
+             + "<br>".join(f"%{{customdata[{3 + i}]}}" for i in range(n_lines)) + "<extra></extra>")
+    names = [str(c) for c in classes]
+    traces = []
+    for c, name in enumerate(names):
+        color = CLASSES10[c % len(CLASSES10)]
+        label = dict(bgcolor="white", bordercolor=color, align="left",
+                     font=dict(family="DejaVu Sans Mono, monospace", size=12, color="#1f2430"))
+        mine = np.flatnonzero(labels == c)
+        wrong = predictions[mine] != c
+        for rows, mistakes in ((mine[~wrong], False), (mine[wrong], True)):
+            traces.append(dict(
+                type="scatter", mode="markers", x=points[rows, 0], y=points[rows, 1], legendgroup=name,
+                name=f"{name}: mistakes" if mistakes else f"{name} ({int(wrong.sum())} wrong)",
+                showlegend=not mistakes, customdata=_hover_rows(rows, indices, names, labels, predictions, art,
+                                                                n_lines),
+                hovertemplate=hover, hoverlabel=label,
+                marker=dict(color=color, symbol="x", size=10, line=dict(color="black", width=1)) if mistakes
+                else dict(color=color, opacity=0.8, size=6)))
+    layout = dict(height=620, margin=dict(l=10, r=10, t=40, b=10), title=dict(text=title, font=dict(size=14)),
+                  hovermode="closest", xaxis=dict(title="first principal axis", zeroline=False),
+                  yaxis=dict(title="second principal axis", zeroline=False),
+                  legend=dict(title=dict(text="class (click to hide)"), itemsizing="constant"))
+    return go.Figure(dict(data=traces, layout=layout))

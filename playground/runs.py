@@ -14,14 +14,15 @@ RATE = KNOB["learning_rate_init"]
 @dataclass
 class Run:
     id: int
-    label: str                 # short, for legends: "#2 fast · lr 0.002"
+    label: str                 # short, for legends: "#2 128 64 · adam · lr 0.002"
     dataset: str
     config: dict               # TrainConfig.to_dict() of the settings it started with
     history: list              # Progress records
-    state: str                 # finished, stopped or diverged
+    state: str                 # finished, stopped, diverged, or edited (a copy edited in the neuron lab)
     n_params: int
     model: object = field(repr=False, default=None)  # the MLP, or None once dropped to save memory
     changes: list = field(default_factory=list)      # mlp.train.ConfigChange: settings changed during it
+    edits: str = ""            # what the neuron lab changed in its weights: "2 units off, pruned 30 %"
 
     @property
     def test_accuracy(self) -> float:
@@ -41,6 +42,7 @@ class Run:
         known = TrainConfig.from_dict(c)  # a run saved before a knob existed has its default
         row.update({k.label.lower(): k.offer(getattr(known, k.name)) for k in KNOBS if k.widget != "layers"})
         row["changes during the run"] = "; ".join(f"{c} at update {c.step:,}" for c in self.changes)
+        row["edits"] = self.edits
         return {**row, "state": self.state, "dataset": self.dataset}
 
     def history_csv(self) -> str:
@@ -59,8 +61,8 @@ class Run:
 
     def config_json(self) -> str:
         """The settings it started with, then each change: {"step", "epoch", "field", "value", "old"}."""
-        return json.dumps({"dataset": self.dataset, **self.config,
-                           "changes": [asdict(c) for c in self.changes]}, indent=2)
+        return json.dumps({"dataset": self.dataset, **self.config, "changes": [asdict(c) for c in self.changes],
+                           **({"edits": self.edits} if self.edits else {})}, indent=2)
 
 
 class RunHistory:
@@ -76,15 +78,20 @@ class RunHistory:
         self._ids = count(1)
         self._lock = threading.Lock()
 
-    def add(self, dataset, config, history, state, model, changes=()) -> Run:
+    def add(self, dataset, config, history, state, model, changes=(), edits="", origin=None) -> Run:
+        """File a run. ``edits`` says what the neuron lab changed in its weights; ``origin`` takes the
+        place of the settings in the label when they are not known (an uploaded model's)."""
         with self._lock:
             i = next(self._ids)
             level = distortion_level(TrainConfig.from_dict(config))
-            label = f"#{i} {' '.join(map(str, config['hidden_layer_sizes']))} · {config['solver']} · " \
-                    f"lr {RATE.show(config['learning_rate_init'])}"
-            label += "" if level == "off" else f" · {level}"
+            sizes = ' '.join(map(str, config['hidden_layer_sizes']))
+            label = f"#{i} {sizes} · {origin}" if origin else \
+                f"#{i} {sizes} · {config['solver']} · lr {RATE.show(config['learning_rate_init'])}"
+            label += "" if level == "off" or origin else f" · {level}"
             label += "" if not changes else f" · {len(changes)} change{'s' * (len(changes) > 1)}"
-            run = Run(i, label, dataset, dict(config), list(history), state, model.n_params, model, list(changes))
+            label += f" · edited: {edits}" if edits else ""
+            run = Run(i, label, dataset, dict(config), list(history), state, model.n_params, model, list(changes),
+                      edits)
             self._runs.append(run)
             del self._runs[:-self.max_runs]
             used = 0

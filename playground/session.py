@@ -15,7 +15,7 @@ from functools import partial
 
 import streamlit as st
 
-from mlp import Trainer, preset
+from mlp import TrainConfig, Trainer, lab, preset
 
 from . import link, server
 from .frame import session_id
@@ -130,6 +130,40 @@ def for_model(model, key, compute):
     if key not in cache["values"]:
         cache["values"][key] = compute()
     return cache["values"][key]
+
+
+def latest(key, model, args, compute):
+    """Return ``compute()``, remembered in this session while ``model`` stays current and ``args``
+    stay equal: one value per ``key``, the last (for values too big to keep one per ``args``)."""
+    kept = st.session_state.setdefault("_latest", {})
+    slot = kept.get(key)
+    if slot is None or slot[0] is not model or slot[1] != args:
+        kept[key] = slot = (model, args, compute())
+    return slot[2]
+
+
+def save_edited_run(model, edits, data):
+    """File a copy of the current ``model`` with mlp.lab ``edits`` applied in this browser's runs,
+    and return the Run. It keeps the settings and curves of the run the model came from (the
+    tab's training, or a run of the history), with one record more for the edited network; an
+    uploaded model's settings beyond its layers are not known, and its label says so."""
+    runs, trainer, loaded = run_history(), st.session_state.get("trainer"), _picked()
+    config, history, changes, before, origin = None, [], [], "", None
+    if trainer is not None and trainer.snapshot is model:
+        config, history, changes = trainer.start_config.to_dict(), list(trainer.history), list(trainer.changes)
+    else:
+        source = next((r for r in runs if r.model is model), None)
+        if source is None and loaded is not None and loaded[0] is model:
+            source = next((r for r in runs if r.label == loaded[2]), None)
+        if source is not None:
+            config, history, changes, before = source.config, list(source.history), source.changes, source.edits
+    if config is None:
+        config = TrainConfig(hidden_layer_sizes=tuple(model.layer_sizes[1:-1]), activation=model.activation).to_dict()
+        origin = "uploaded model"
+    copy = lab.edited(model, edits)
+    history.append(lab.record(copy, data, history[-1] if history else None))
+    said = f"{before}, then {edits.describe()}" if before else edits.describe()
+    return runs.add(data.name, config, history, "edited", copy, changes, edits=said, origin=origin)
 
 
 def status() -> str:

@@ -128,7 +128,7 @@ def test_compare_two_runs_evaluate_inspect_and_reload(page, app_server):
 
     go_to(page, "Inspect", "inspect")
     expect(main(page).get_by_text("What the first layer looks for")).to_be_visible()
-    expect(main(page).get_by_test_id("stMetricLabel")).to_have_count(2)
+    expect(main(page).get_by_test_id("stMetricLabel").filter(has_text="Dead units")).to_have_count(2)
     page.wait_for_function("document.querySelectorAll('.js-plotly-plot').length >= 10")
     no_exception(page)
     whole_page(page, "inspect")

@@ -130,9 +130,9 @@ def test_summary_row():
                    "dropout": 0.0, "initialisation": "he", "random seed": 0, "training images": 60000,
                    "distort: rotate (degrees)": 0.0, "distort: scale": 0.0, "distort: slant (degrees)": 0.0,
                    "distort: shift (pixels)": 0.0, "distort: stroke thickness": 0.0,
-                   "distort: elastic (pixels)": 0.0, "changes during the run": "", "state": "stopped",
+                   "distort: elastic (pixels)": 0.0, "changes during the run": "", "edits": "", "state": "stopped",
                    "dataset": "fashion-mnist"}
-    assert list(row)[6:-3] == [k.label.lower() for k in KNOBS[1:]]  # a column per knob, in their order
+    assert list(row)[6:-4] == [k.label.lower() for k in KNOBS[1:]]  # a column per knob, in their order
     assert run.test_accuracy == 0.8 and run.seconds == 0.5
     assert add(runs).summary()["batch size"] == 128
 
@@ -194,6 +194,27 @@ def test_the_changes_during_a_run_are_in_its_label_table_and_exports():
     assert parsed["learning_rate_init"] == run.config["learning_rate_init"]  # the settings it started with
     assert parsed["changes"][0] == {"step": 2, "epoch": 0.2, "field": "learning_rate_init", "value": 0.02,
                                     "old": 0.002}
+
+
+def test_an_edited_run_says_how_in_its_label_table_and_config():
+    runs = RunHistory()
+    changes = [ConfigChange(2, 0.2, "learning_rate_init", 0.02, 0.002)]
+    run = runs.add("mnist", config((32,)), [progress(1), progress(2)], "edited", model((32,)), changes,
+                   edits="2 units off, pruned 30 %")
+    assert run.label == "#1 32 · adam · lr 0.002 · 1 change · edited: 2 units off, pruned 30 %"
+    assert run.state == "edited" and run.edits == "2 units off, pruned 30 %"
+    assert run.summary()["edits"] == "2 units off, pruned 30 %" and run.summary()["state"] == "edited"
+    assert json.loads(run.config_json())["edits"] == "2 units off, pruned 30 %"
+    assert "edits" not in json.loads(add(runs).config_json())  # a run that was not edited
+    assert add(runs).edits == "" and "edited" not in add(runs).label
+
+
+def test_a_run_of_unknown_settings_names_its_origin_instead():
+    runs = RunHistory()
+    cfg = TrainConfig(hidden_layer_sizes=(48, 16)).to_dict()
+    run = runs.add("mnist", cfg, [progress(1)], "edited", model((48, 16)), edits="temperature 2",
+                   origin="uploaded model")
+    assert run.label == "#1 48 16 · uploaded model · edited: temperature 2"
 
 
 def test_a_real_run(mnist):
