@@ -60,7 +60,7 @@ else:
     i = b.number_input("Test image", 0, len(data.y_test) - 1, key="bp_index")
     x, label = to_float(data.x_test[i:i + 1])[0], int(data.y_test[i])
     shown = f"test image {i}, a {classes[label]}"
-b.image(np.asarray(x).reshape(28, 28).repeat(3, 0).repeat(3, 1), caption=shown, clamp=True)
+b.image(analysis.upscale(np.asarray(x).reshape(28, 28), 3), caption=shown, clamp=True)
 t = explain.trace(model, x, label)
 best = int(t.proba.argmax())
 c.markdown(f"The network says **{classes[best]}** ({t.proba[best]:.1%}); the true label is "
@@ -139,7 +139,7 @@ if kind == "input":
                 f"The label says it is a **{classes[label]}**: as a one-hot row **Y**, a 1 at class {label} "
                 "and 0 elsewhere.", unsafe_allow_html=True)
     a, b = st.columns([1, 2])
-    a.image(np.asarray(x).reshape(28, 28).repeat(8, 0).repeat(8, 1), caption="x, 28 × 28", clamp=True)
+    a.image(analysis.upscale(np.asarray(x).reshape(28, 28), 8), caption="x, 28 × 28", clamp=True)
     with b:
         strips((f"x: {sizes[0]} pixels, row by row", t.A[0], False))
 
