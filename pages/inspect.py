@@ -178,8 +178,9 @@ def neuron_lab(model, x, caption):
         st.success(f"Saved as {literal(run.label, 120)}. Compare runs shows it, and can make it the current model.")
 
 
-st.subheader("Neuron lab")
-neuron_lab(model, x, caption)
+with st.container(key="neuron_lab"):
+    st.subheader("Neuron lab")
+    neuron_lab(model, x, caption)
 
 
 # ----------------------------------------------------------------------------
@@ -212,8 +213,9 @@ def layer_map(model):
                                        "Nearest their own class centre, layer by layer"), width="stretch")
 
 
-st.subheader("Map of a layer")
-layer_map(model)
+with st.container(key="layer_map"):
+    st.subheader("Map of a layer")
+    layer_map(model)
 
 
 st.subheader("Weights and activations")

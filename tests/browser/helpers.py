@@ -63,6 +63,27 @@ def whole_page(page, name):
         page.set_viewport_size(size)
 
 
+def part(page, key, name):
+    """Save the container of the page with key ``key`` (st.container(key=...)) as
+    <MNIST_PLAYGROUND_SCREENSHOTS>/<name>.png, if that is set; the window is made tall enough."""
+    if not SHOTS:
+        return
+    size = page.viewport_size
+    height = page.evaluate("""() => {
+        const block = document.querySelector('[data-testid="stMainBlockContainer"]');
+        return Math.ceil(block.getBoundingClientRect().top + block.scrollHeight + 40);
+    }""")
+    page.set_viewport_size({"width": size["width"], "height": max(size["height"], height)})
+    try:
+        expect(page.get_by_test_id("stApp")).to_have_attribute("data-test-script-state", "notRunning")
+        page.mouse.move(0, 0)
+        folder = ROOT / SHOTS
+        folder.mkdir(parents=True, exist_ok=True)
+        main(page).locator(f".st-key-{key}").screenshot(path=str(folder / f"{name}.png"))
+    finally:
+        page.set_viewport_size(size)
+
+
 def open_app(page, server):
     page.goto(server.url)
     expect(page.get_by_test_id("stApp")).to_have_attribute("data-test-connection-state", "CONNECTED")
