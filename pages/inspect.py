@@ -99,8 +99,8 @@ def neuron_lab(model, x, caption):
     a, b = st.columns(2)
     layer = a.selectbox("Hidden layer", layers, key="lab_layer",
                         format_func=lambda n: f"layer {n}: {hidden[n - 1]} units")
-    if ss.get("lab_unit", 0) > hidden[layer - 1] - 1:
-        ss.lab_unit = hidden[layer - 1] - 1
+    unit = ss.get("lab_unit", 0)  # put back in range: the model may have changed, or a client sent it
+    ss.lab_unit = min(max(unit if isinstance(unit, int) else 0, 0), hidden[layer - 1] - 1)
     unit = int(b.number_input("Unit", 0, hidden[layer - 1] - 1, key="lab_unit"))
     view = st.container()
     edits = ss.lab_edits = ss.get("lab_edits", lab.Edits()).fitting(model)

@@ -156,3 +156,30 @@ def test_the_largest_network_is_cut_to_what_a_page_can_show(app):
         assert not app.exception, [e.value for e in app.exception]
         sizes.append(max(len(c.proto.spec) for c in app.get("plotly_chart")))
     assert max(sizes) < 400_000, sizes
+
+
+@pytest.mark.parametrize("sizes, activation", [([784, 10], "relu"), ([784, 32, 10], "tanh"),
+                                               ([784, 16, 16, 10], "sigmoid")])
+def test_every_stage_of_other_networks(app, sizes, activation):
+    net = mlp.MLP(sizes, activation=activation, random_state=1)
+    open_page(app, "backprop", loaded=(net, "mnist", "another network"))
+    for _ in explain.stages(sizes)[1:]:
+        app.button(key="bp_next").click().run()
+        assert not app.exception, [e.value for e in app.exception]
+    app.button(key="bp_apply").click().run()
+    assert not app.exception
+    assert any(m.value.startswith("step: loss") for m in app.markdown)
+
+
+def test_out_of_range_values_in_the_session_are_put_back_in_range(app, fast_trainer):
+    # a value a hostile client sent for a widget, or one left from a wider network
+    open_page(app, "backprop", trainer=fast_trainer, bp_index=10**9, bp_stage=99, bp_unit_1=-5, bp_unit_2=10**6)
+    assert app.number_input(key="bp_index").value == 9999
+    assert app.session_state["bp_stage"] == len(explain.stages(fast_trainer.snapshot.layer_sizes)) - 1
+    go = app.session_state
+    go["bp_stage"] = 1
+    app.run()
+    assert app.number_input(key="bp_unit_1").value == 0
+    go["bp_stage"] = 2
+    app.run()
+    assert app.number_input(key="bp_unit_2").value == fast_trainer.snapshot.layer_sizes[2] - 1

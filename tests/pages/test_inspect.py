@@ -355,3 +355,18 @@ def test_a_network_without_hidden_layers_has_no_lab_but_a_map(app):
     assert not app.exception
     trace = chart_titled(app, "Map of hidden layer 1")["data"][0]
     assert (array(trace["y"]) == 0).all()
+
+
+def test_the_lab_ignores_values_past_the_widgets_bounds(app, fast_trainer):
+    # what a client that skips the widgets' bounds could send: Streamlit puts the widget back to its
+    # first value, and the lab's own checks (tests/core/test_lab.py) never see it
+    open_page(app, "inspect", trainer=fast_trainer)
+    for key, value in [("lab_temperature", 1e9), ("lab_prune", -5), ("lab_scale_1_0", float("nan")),
+                       ("lab_shift_1_0", 1e300)]:
+        app.slider(key=key).set_value(value).run()
+        assert not app.exception, [e.value for e in app.exception]
+        assert app.session_state["lab_edits"].empty
+        assert any(c.value == "Edits: no edits." for c in app.caption)
+    app.number_input(key="lab_unit").set_value(-3).run()
+    assert not app.exception
+    assert app.number_input(key="lab_unit").value == 0
