@@ -220,6 +220,17 @@ def _read_bytes(path: Path) -> bytes:
         raise CorruptFileError(f"{path} is not a valid gzip file ({exc}). {_REPLACE}") from exc
 
 
+def to_idx(array) -> bytes:
+    """Return a uint8 array (1 to 4 dimensions) as the bytes of an IDX file, the format `read_idx`
+    reads: MNIST's labels are (n,), its images (n, 28, 28)."""
+    array = np.ascontiguousarray(array)
+    if array.dtype != np.uint8 or not 1 <= array.ndim <= 4:
+        raise ValueError(f"an IDX file of unsigned bytes holds a uint8 array of 1 to 4 dimensions, "
+                         f"not {array.dtype} of {array.ndim}")
+    header = bytes([0, 0, 8, array.ndim]) + b"".join(int(n).to_bytes(4, "big") for n in array.shape)
+    return header + array.tobytes()
+
+
 def _parse_idx(data: bytes, path: Path) -> np.ndarray:
     if len(data) < 4 or data[:3] != b"\x00\x00\x08" or not 1 <= data[3] <= 4:
         raise CorruptFileError(f"{path} is not an IDX file of unsigned bytes (magic number "

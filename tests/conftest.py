@@ -8,6 +8,7 @@ import urllib.request
 from pathlib import Path
 
 import pytest
+import sqlalchemy as sa
 
 from mlp.data import load_dataset, default_cache_dir
 
@@ -30,6 +31,30 @@ def shared_data_dir() -> Path:
 def mnist(shared_data_dir):
     """MNIST loaded once for the whole test run."""
     return load_dataset("mnist", shared_data_dir)
+
+
+# ----------------------------------------------------------------------------
+# the class database: the same tests on SQLite and on PostgreSQL
+
+ENV_POSTGRES = "MNIST_PLAYGROUND_TEST_POSTGRES"  # a URL of an empty database the tests may fill and wipe
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def class_db_url(request, tmp_path):
+    """The URL of an empty class database: a SQLite file, or the PostgreSQL database that
+    $MNIST_PLAYGROUND_TEST_POSTGRES names (wiped first; without it the PostgreSQL cases are skipped)."""
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'class.sqlite'}"
+    url = os.environ.get(ENV_POSTGRES)
+    if not url:
+        pytest.skip(f"set {ENV_POSTGRES} to a PostgreSQL database to run this case")
+    engine = sa.create_engine(url)
+    with engine.begin() as conn:
+        meta = sa.MetaData()
+        meta.reflect(conn)
+        meta.drop_all(conn)
+    engine.dispose()
+    return url
 
 
 # ----------------------------------------------------------------------------

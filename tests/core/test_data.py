@@ -212,3 +212,17 @@ def test_damaged_file_in_cache(shared_data_dir, tmp_path):
     (folder / "t10k-images-idx3-ubyte.gz").write_bytes(b"\x1f\x8b\x08\x00garbage")
     with pytest.raises(CorruptFileError, match="t10k-images-idx3-ubyte.gz is not a valid gzip.*Delete"):
         load_dataset("mnist", cache_dir=tmp_path, mirrors=[])
+
+
+def test_to_idx_writes_what_read_idx_reads(tmp_path):
+    from mlp.data import to_idx
+    rng = np.random.default_rng(0)
+    for array in (rng.integers(0, 256, (5, 28, 28), dtype=np.uint8), np.arange(10, dtype=np.uint8),
+                  np.zeros((0, 28, 28), np.uint8)):
+        path = tmp_path / "f-idx"
+        path.write_bytes(to_idx(array))
+        np.testing.assert_array_equal(read_idx(path), array)
+        assert read_idx(path).shape == array.shape
+    for bad in (np.zeros(3, np.float32), np.zeros((1,) * 5, np.uint8)):
+        with pytest.raises(ValueError, match="uint8"):
+            to_idx(bad)
