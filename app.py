@@ -26,6 +26,8 @@ PAGES = site.declare([  # path, title, icon, what it is for (on Home), address; 
          "one example forward and backward, every number; one gradient step by hand", "backprop"),
     Page("pages/compare.py", "Compare runs", ":material/compare_arrows:",
          "curves side by side; save, load and share models", "compare"),
+    Page("pages/teacher.py", "Class set", ":material/groups:",
+         "for the teacher: the class's own drawings, a train/test split, IDX downloads", "class"),
 ])
 pg = st.navigation([st.Page(p.path, title=p.title, icon=p.icon, **({"url_path": p.url} if p.url else
                                                                     {"default": True})) for p in PAGES])

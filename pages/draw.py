@@ -9,12 +9,13 @@ from mlp import analysis, explain
 from mlp.data import TITLES
 from mlp.preprocess import canvas_to_mnist
 from playground import backprop as fig
-from playground import drawings, session, unsure
+from playground import classdb, classroom, drawings, session, unsure
 from playground.canvas import SIZE as CANVAS
 from playground.canvas import CanvasImageError, drawing_url, initial_drawing, read_canvas
 from playground.figures import probabilities
 from playground.live import follow
 from playground.server import dataset
+from playground.text import literal
 
 st.title("Draw")
 data = dataset()
@@ -140,6 +141,19 @@ with right:
                 st.error(str(e))
         if image in kept:
             st.caption("This drawing is kept among your drawings below.")
+        if data.name == "mnist":
+            a, b = st.columns([1.4, 1], vertical_alignment="bottom")
+            nickname = a.text_input("Your nickname", max_chars=classdb.NICKNAME_CHARS, key="nickname",
+                                    placeholder="how the class knows you")
+            if b.button("Add to the class set", key="class_add",
+                        help="Give the drawing, with the label above, to your class's own handwriting set: your "
+                             "teacher trains and tests networks on it."):
+                try:
+                    classroom.add(drawings.as_uint8(image), label, nickname)
+                    st.success(f"Added to the class set as a {classes[label]}, by {literal(nickname.strip())}.")
+                except (classdb.Refused, classdb.ClassDBError) as e:
+                    st.error(f"Not added: {e} Your drawing stays here." if isinstance(e, classdb.Refused) else
+                             f"Not added: {e}. Your drawing stays here; try again in a moment.")
         if st.toggle("Why? The pixels it looks at", key="draw_why",
                      help="Which pixels make the network say what it says, and the ink that would make it "
                           "say another digit."):

@@ -11,7 +11,6 @@ Only what the class shares lives here; a tab's own runs stay in its memory.
 """
 import io
 import re
-import sqlite3
 import time
 import unicodedata
 import zipfile
@@ -54,32 +53,31 @@ class Refused(ValueError):
 # the engine and the schema
 
 
+def engine_kwargs(url: str, lock_timeout: float = 10.0) -> dict:
+    """What `sqlalchemy.create_engine` (or ``st.connection``) is given besides the URL: SQLite waits up
+    to ``lock_timeout`` seconds for a lock another process holds (then says so); PostgreSQL checks a
+    pooled connection before using it, so a restarted server costs no failed request."""
+    return {"connect_args": {"timeout": lock_timeout}} if url.startswith("sqlite") else {"pool_pre_ping": True}
+
+
 def engine_for(url: str, lock_timeout: float = 10.0) -> sa.Engine:
-    """An engine for ``url`` as the app makes it: SQLite waits up to ``lock_timeout`` seconds for a
-    lock held by another process (then says so) and writes ahead to a log, so readers never wait for
-    a writer."""
-    if url.startswith("sqlite"):
-        engine = sa.create_engine(url, connect_args={"timeout": lock_timeout})
-        sa.event.listen(engine, "connect", lambda connection, _record: _sqlite_pragmas(connection, lock_timeout))
-        return engine
-    return sa.create_engine(url, pool_pre_ping=True)  # a restarted server: a dead connection is replaced
+    """An engine for ``url`` as the app makes one (for tests, benchmarks and tools)."""
+    return sa.create_engine(url, **engine_kwargs(url, lock_timeout))
 
 
-def _sqlite_pragmas(connection, lock_timeout):
-    """Write-ahead logging (kept in the file once set) and its usual sync level. Switching a file to
-    WAL needs it to itself, and SQLite does not wait for that, so a process that finds another one
-    in the file tries again until the lock timeout."""
-    cursor = connection.cursor()
+def _write_ahead(engine, lock_timeout=10.0):
+    """Put a SQLite file in write-ahead-log mode (kept in the file once set): readers then never
+    wait for a writer. Switching needs the file to itself, and SQLite does not wait for that, so a
+    process that finds another one in the file tries again until the lock timeout."""
     deadline = time.monotonic() + lock_timeout
-    while cursor.execute("PRAGMA journal_mode").fetchone()[0].lower() != "wal":
-        try:
-            cursor.execute("PRAGMA journal_mode=WAL")
-        except sqlite3.OperationalError:
-            if time.monotonic() > deadline:
-                raise
-            time.sleep(0.02)
-    cursor.execute("PRAGMA synchronous=NORMAL")
-    cursor.close()
+    with engine.connect() as conn:
+        while conn.exec_driver_sql("PRAGMA journal_mode").scalar().lower() != "wal":
+            try:
+                conn.exec_driver_sql("PRAGMA journal_mode=WAL")
+            except sa.exc.OperationalError:
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.02)
 
 
 def _create_v1(conn):
@@ -103,6 +101,8 @@ def migrate(engine, target=None) -> int:
     PostgreSQL an advisory lock lets one at a time in, on SQLite the first write takes the lock."""
     target = SCHEMA if target is None else target
     with _errors("prepare"):
+        if engine.dialect.name == "sqlite":
+            _write_ahead(engine)
         for step in range(1, target + 1):
             with engine.begin() as conn:
                 if conn.dialect.name == "postgresql":

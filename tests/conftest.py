@@ -64,9 +64,11 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 @pytest.fixture
-def app_env(shared_data_dir, monkeypatch):
-    """Point the app at the offline copies of the data sets, as `streamlit run` would be started."""
+def app_env(shared_data_dir, monkeypatch, tmp_path):
+    """Point the app at the offline copies of the data sets, as `streamlit run` would be started,
+    and at a class database of its own (never the user's)."""
     monkeypatch.setenv("MNIST_PLAYGROUND_DATA", str(shared_data_dir))
+    monkeypatch.setenv("MNIST_PLAYGROUND_CLASS_DB", f"sqlite:///{tmp_path / 'class.sqlite'}")
     return shared_data_dir
 
 
@@ -134,9 +136,10 @@ def start_app(tmp_path_factory):
 
 
 @pytest.fixture(scope="session")
-def app_server(start_app, shared_data_dir):
-    """The app served with the offline copies of the data sets."""
-    return start_app(MNIST_PLAYGROUND_DATA=str(shared_data_dir))
+def app_server(start_app, shared_data_dir, tmp_path_factory):
+    """The app served with the offline copies of the data sets and a class database of its own."""
+    db = tmp_path_factory.mktemp("class") / "class.sqlite"
+    return start_app(MNIST_PLAYGROUND_DATA=str(shared_data_dir), MNIST_PLAYGROUND_CLASS_DB=f"sqlite:///{db}")
 
 
 @pytest.fixture(scope="session")
