@@ -220,6 +220,20 @@ def _read_bytes(path: Path) -> bytes:
         raise CorruptFileError(f"{path} is not a valid gzip file ({exc}). {_REPLACE}") from exc
 
 
+def mix(x_extra, y_extra, x_base, y_base, n_base=10_000, share=0.25, seed=0):
+    """Return images (n, 28, 28) uint8 and labels (n,) that mix a small set into a large one: ``n_base``
+    seeded images of the base set, and the extra set repeated so that it makes about ``share`` of the
+    whole. Fine-tuning on it teaches the extra images without forgetting the base ones."""
+    x_extra, y_extra = np.asarray(x_extra), np.asarray(y_extra)
+    if not len(y_extra) or len(x_extra) != len(y_extra) or not 0 < share < 1:
+        raise ValueError("mix needs at least one extra image with its label, and a share between 0 and 1")
+    rows = np.random.default_rng(seed).permutation(len(y_base))[:n_base]
+    repeat = max(1, round(share / (1 - share) * len(rows) / len(y_extra)))
+    x = np.concatenate([np.asarray(x_base)[rows], np.tile(x_extra, (repeat, 1, 1))])
+    y = np.concatenate([np.asarray(y_base)[rows], np.tile(y_extra, repeat)]).astype(np.uint8)
+    return x, y
+
+
 def to_idx(array) -> bytes:
     """Return a uint8 array (1 to 4 dimensions) as the bytes of an IDX file, the format `read_idx`
     reads: MNIST's labels are (n,), its images (n, 28, 28)."""

@@ -90,8 +90,10 @@ class Trainer:
     data : mlp.data.Dataset or tuple (x_train, y_train, x_test, y_test) of uint8 arrays
     """
 
-    def __init__(self, config: TrainConfig, data):
+    def __init__(self, config: TrainConfig, data, start=None):
         self.config = c = config
+        # weights to start from (fine-tuning a trained network), laid out like MLP.params
+        self._init = None if start is None else np.array(start, dtype=np.float32)
         self.start_config = config      # the settings it started with; `config` is the latest
         self.dataset_name = getattr(data, "name", None)
         x_train, y_train, x_test, y_test = data[:4]
@@ -138,6 +140,12 @@ class Trainer:
             c = self.config
             model = MLP([N_INPUTS, *c.hidden_layer_sizes, N_CLASSES], c.activation, c.init, c.dropout,
                         c.random_state)
+            if self._init is not None:
+                if self._init.shape != model.params.shape:
+                    raise ValueError(f"the weights to start from have {self._init.size:,} values; the network "
+                                     f"{model.layer_sizes} has {model.n_params:,}")
+                model.params[:] = self._init
+                self._init = None  # the model holds them now
             self.optimizer = make_optimizer(c.solver, model.params, c)
             self._snapshot, self._start, self._model = model.copy(), model.params.copy(), model
         return self._model
