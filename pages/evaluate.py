@@ -5,7 +5,7 @@ from mlp import analysis
 from playground import figures
 from mlp.analysis import upscale
 from mlp.metrics import accuracy, coverage_curve, log_loss, per_class_accuracy
-from playground import unsure
+from playground import classdb, classroom, session, unsure
 from playground.server import dataset
 from playground.session import for_model, require_model
 
@@ -95,3 +95,44 @@ amounts = analysis.amounts(kind, limit)
 curve = for_model(model, ("robust", kind, float(limit)),
                   lambda: analysis.robustness(model, data.x_test[:2000], labels[:2000], kind, amounts))
 b.plotly_chart(figures.robustness_curve(amounts, curve, label), width="stretch")
+
+if data.name == "mnist":
+    st.subheader("On your class's handwriting")
+    try:
+        engine = classroom.engine()
+        x_class, y_class = classdb.arrays(engine, "test")
+        x_tune, y_tune = classdb.arrays(engine, "train")
+    except classdb.ClassDBError as e:
+        st.caption(f"The class set cannot be read now: {e}.")
+    else:
+        if not len(y_class):
+            st.caption("Once your teacher has frozen a split of the class set (the drawings added on the Draw "
+                       "page), the network is tested here on your class's own class-test drawings, beside MNIST.")
+        else:
+            class_pred = analysis.predict_all(model, x_class).argmax(axis=1)
+            on_mnist, on_class = accuracy(labels, pred), accuracy(y_class, class_pred)
+            a, b, c = st.columns(3)
+            a.metric("MNIST test", f"{on_mnist:.1%}", help=f"{len(labels):,} images")
+            b.metric("Class test", f"{on_class:.1%}", f"{(on_class - on_mnist) * 100:+.1f} points",
+                     help=f"{len(y_class):,} drawings of your class, frozen in class-test by your teacher")
+            c.metric("Class-train drawings", f"{len(y_tune):,}")
+            st.plotly_chart(figures.two_accuracies(per_class_accuracy(labels, pred, 10),
+                                                   per_class_accuracy(y_class, class_pred, 10), data.classes,
+                                                   ("MNIST test", "class test")), width="stretch",
+                            key="class_accuracy")
+            before = st.session_state.get("fine_tune_before")
+            if before is not None and st.session_state.get("trainer") is before["trainer"] and not session.training():
+                st.markdown(f"**After fine-tuning:** MNIST test {before['mnist']:.1%} → **{on_mnist:.1%}**, "
+                            f"class test {before['class']:.1%} → **{on_class:.1%}**.")
+            st.caption(f"Fine-tuning trains this network {session.FINE_TUNE_EPOCHS} epochs more on the "
+                       f"class-train drawings mixed with {session.FINE_TUNE_MNIST:,} MNIST images (so that it does "
+                       "not forget MNIST), as a training of its own; it is kept in Compare runs.")
+            if st.button("Fine-tune on the class set", key="fine_tune", help="At least 10 class-train drawings.",
+                         disabled=len(y_tune) < 10 or session.training()):
+                if session.start_fine_tune(model, data, x_tune, y_tune):
+                    st.session_state.fine_tune_before = {"mnist": on_mnist, "class": on_class,
+                                                         "trainer": st.session_state.trainer}
+                    st.rerun()
+            if session.training():
+                st.info("Fine-tuning (or another training) runs in the background: see it on the Train page, "
+                        "and come back here when it has finished.")

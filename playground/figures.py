@@ -416,3 +416,16 @@ def layer_map(points, labels, predictions, indices, art, classes, title):
                   yaxis=dict(title="second principal axis", zeroline=False),
                   legend=dict(title=dict(text="class (click to hide)"), itemsizing="constant"))
     return go.Figure(dict(data=traces, layout=layout))
+
+
+def two_accuracies(first, second, classes, names):
+    """Accuracy per class on two test sets side by side (a class absent from a set has no bar)."""
+    bars = [go.Bar(name=name, x=[str(c) for c in classes], y=np.asarray(acc, dtype=float), marker_color=color,
+                   texttemplate="%{y:.0%}", textposition="outside")
+            for name, acc, color in zip(names, (first, second), (TRAIN, TEST))]
+    fig = go.Figure(bars)
+    fig.update_layout(height=320, margin=dict(l=10, r=10, t=10, b=10), barmode="group",
+                      yaxis=dict(range=[0, 1.12], tickformat=".0%", title="accuracy"), xaxis=dict(type="category"),
+                      legend=dict(orientation="h", y=1.08, x=0))
+    return fig
+

@@ -78,7 +78,7 @@ class RunHistory:
         self._ids = count(1)
         self._lock = threading.Lock()
 
-    def add(self, dataset, config, history, state, model, changes=(), edits="", origin=None) -> Run:
+    def add(self, dataset, config, history, state, model, changes=(), edits="", origin=None, note="") -> Run:
         """File a run. ``edits`` says what the neuron lab changed in its weights; ``origin`` takes the
         place of the settings in the label when they are not known (an uploaded model's)."""
         with self._lock:
@@ -90,6 +90,7 @@ class RunHistory:
             label += "" if level == "off" or origin else f" · {level}"
             label += "" if not changes else f" · {len(changes)} change{'s' * (len(changes) > 1)}"
             label += f" · edited: {edits}" if edits else ""
+            label += f" · {note}" if note else ""
             run = Run(i, label, dataset, dict(config), list(history), state, model.n_params, model, list(changes),
                       edits)
             self._runs.append(run)

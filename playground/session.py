@@ -11,11 +11,13 @@ Session state keys (per browser tab):
   drawing  - the last drawing as the network sees it, (28, 28) float32 (or absent)
 The pages add their own widget keys (train_settings, gallery, canvas-N, ...).
 """
+from dataclasses import replace
 from functools import partial
 
 import streamlit as st
 
 from mlp import TrainConfig, Trainer, lab, preset
+from mlp.data import mix
 
 from . import link, server
 from .frame import session_id
@@ -188,12 +190,14 @@ def status() -> str:
 # training
 
 
-def _record_run(runs, dataset_name):
-    """Return a callback that files a job's run in ``runs`` when the job ends."""
+def _record_run(runs, dataset_name, note=""):
+    """Return a callback that files a job's run in ``runs`` when the job ends (``note``: what its
+    label adds, e.g. that it fine-tuned a network)."""
     def on_end(job):
         t = job.trainer
         if t.history and job.state in ("finished", "stopped", "diverged"):
-            runs.add(dataset_name, t.start_config.to_dict(), t.history, job.state, t.snapshot, t.changes)
+            runs.add(dataset_name, t.start_config.to_dict(), t.history, job.state, t.snapshot, t.changes,
+                     note=note)
     return on_end
 
 
@@ -231,13 +235,55 @@ def start_training(config, data, continue_epochs=None, resume=False, steps=None)
         trainer.extend(continue_epochs)
     elif not going_on:
         trainer = Trainer(config, data)
+    _start_job(trainer, data.name, steps)
+    return True
+
+
+def _start_job(trainer, dataset_name, steps=None, note=""):
+    limits, slots = server.limits(), server.slots()
     st.session_state.trainer = trainer
     st.session_state.pop("loaded", None)
     ws = workspace()
     owner_alive = partial(server.workspaces().connected, ws)  # while any tab of this browser is there
-    st.session_state.job = TrainingJob(trainer, slots, _record_run(ws.runs, data.name), owner_alive,
+    st.session_state.job = TrainingJob(trainer, slots, _record_run(ws.runs, dataset_name, note), owner_alive,
                                        limits.session_timeout, steps=steps, speed=speed()).start()
     _remember()
+
+
+FINE_TUNE_EPOCHS = 3       # passes over the mix of class-train and MNIST
+FINE_TUNE_MNIST = 10_000   # MNIST training images in the mix, so that the network does not forget them
+
+
+def start_fine_tune(model, data, x_class, y_class) -> bool:
+    """Fine-tune ``model`` on the class's own drawings (x_class (n, 28, 28) uint8, y_class (n,)) mixed
+    with MNIST, as a job of the queue like any training; it is filed as a run when it ends. Return
+    False (with an error shown) if the server will not train it."""
+    if training():
+        st.error("A training of this tab is running: wait for it, or stop it, first.")
+        return False
+    trainer, loaded = st.session_state.get("trainer"), _picked()
+    if trainer is not None and trainer.snapshot is model:
+        config = trainer.start_config
+    else:
+        run = next((r for r in run_history() if r.model is model or (loaded and r.label == loaded[2])), None)
+        config = TrainConfig.from_dict(run.config) if run is not None else \
+            TrainConfig(hidden_layer_sizes=tuple(model.layer_sizes[1:-1]), activation=model.activation)
+    batch = config.batch_size if config.batch_size and config.batch_size <= 512 else 128
+    config = replace(config, train_size=None, max_iter=FINE_TUNE_EPOCHS, max_steps=None, batch_size=batch)
+    x, y = mix(x_class, y_class, data.x_train, data.y_train, n_base=FINE_TUNE_MNIST)
+    limits = server.limits()
+    problems = limits.problems(config, len(y))
+    if not problems and server.slots().counts()[1] >= limits.max_waiting:
+        problems = [f"the server's queue is full ({limits.max_waiting} trainings are waiting)"]
+    if problems:
+        st.error("**The fine-tuning cannot run here:** " + "; ".join(problems) + ".")
+        return False
+    last = st.session_state.get("job")
+    if last is not None and last.state == "paused":
+        last.stop()
+    tune = Trainer(config, (x, y, data.x_test, data.y_test), start=model.params)
+    tune.dataset_name = data.name
+    _start_job(tune, data.name, note=f"fine-tuned on {len(y_class)} class drawings")
     return True
 
 

@@ -31,7 +31,6 @@ def test_mix_repeats_the_small_set_to_its_share():
         mix(x_extra[:0], y_extra[:0], x_base, y_base)
 
 
-@pytest.mark.slow
 def test_fine_tuning_on_shifted_digits_fixes_them_without_forgetting_mnist(mnist):
     config = mlp.preset("fast", train_size=10_000, max_iter=2)
     base = mlp.Trainer(config, mnist)

@@ -44,7 +44,7 @@ def test_evaluate_shows_the_scores_of_the_current_model(app, fast_trainer, mnist
                             "Mistakes": f"{wrong:,} of 10,000"}
     assert [s.value for s in app.subheader] == ["Confusion matrix", "Accuracy per class",
                                                 "The most confident mistakes", "Answer only when sure",
-                                                "Robustness"]
+                                                "Robustness", "On your class's handwriting"]
 
 
 def test_evaluate_draws_the_confusion_matrix_and_the_accuracy_per_class(app, fast_trainer, mnist, test_proba):

@@ -7,9 +7,10 @@ import zipfile
 import numpy as np
 import pytest
 
+from mlp import analysis
 from mlp.data import _parse_idx
 from playground import classdb, classroom
-from tests.pages.helpers import MARKDOWN, drawing, interpreted, open_page, texts
+from tests.pages.helpers import MARKDOWN, charts, drawing, interpreted, metrics, open_page, texts, wait_for_job
 
 TOKEN = "a-teacher-token-of-some-length"
 
@@ -133,3 +134,28 @@ def test_the_teacher_browses_deletes_freezes_and_downloads(app, class_env):
     # signing out closes the page again
     app.button(key="teacher_sign_out").click().run()
     assert "This page is the teacher's" in app.info[0].value
+
+
+def test_evaluate_compares_the_class_test_with_mnist_and_fine_tunes(app, fast_trainer, class_env, mnist):
+    open_page(app, "evaluate", trainer=fast_trainer)
+    assert any("Once your teacher has frozen a split" in c.value for c in app.caption)
+    # the class's drawings: test digits turned by 45 degrees, a shift MNIST's network reads badly
+    turned = np.round(analysis.perturb(mnist.x_test[:300], "rotate", 45) * 255).astype(np.uint8)
+    for image, label in zip(turned.reshape(-1, 28, 28), mnist.y_test[:300]):
+        classdb.add(class_env, image, int(label), "class")
+    classdb.freeze(class_env, 0.3, seed=0)
+    n_train = len(classdb.listing(class_env, split="train"))
+    app.run()
+    shown = metrics(app)
+    before = float(shown["Class test"].rstrip("%")) / 100
+    assert before < 0.6 and shown["Class-train drawings"] == str(n_train)
+    bars = next(c for c in charts(app) if c["layout"].get("barmode") == "group")
+    assert [t["name"] for t in bars["data"]] == ["MNIST test", "class test"]
+    app.button(key="fine_tune").click().run()
+    assert not app.exception, [e.value for e in app.exception]
+    wait_for_job(app)
+    after = float(metrics(app)["Class test"].rstrip("%")) / 100
+    assert after > before + 0.15, (before, after)
+    line = next(m.value for m in app.markdown if m.value.startswith("**After fine-tuning:**"))
+    assert f"class test {before:.1%} → **{after:.1%}**" in line
+    assert list(app.session_state["runs"])[-1].label.endswith(f"fine-tuned on {n_train} class drawings")
