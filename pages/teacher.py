@@ -82,6 +82,6 @@ if b.button("Freeze the split", key="class_freeze", disabled=not any(split is No
 
 st.subheader("Download")
 st.download_button("Class-train and class-test in IDX format (.zip)", lambda: classdb.export_idx(engine),
-                   "class-set-idx.zip", "application/zip", key="class_download",
+                   "class-set-idx.zip", "application/zip", key="class_download", on_click="ignore",
                    help="Four files in MNIST's own format: class-train-images-idx3-ubyte, "
                         "class-train-labels-idx1-ubyte, class-test-images-idx3-ubyte, class-test-labels-idx1-ubyte.")

@@ -39,6 +39,7 @@ def student_adds(context, server, digit, nickname):
     field = main(page).get_by_label("Your nickname")
     field.fill(nickname)
     field.press("Enter")
+    expect(main(page).get_by_text("Press Enter to apply")).to_have_count(0)  # the server has the nickname
     expect(page.get_by_test_id("stApp")).to_have_attribute("data-test-script-state", "notRunning")
     button(page, "Add to the class set").click()
     expect(main(page).get_by_text(f"Added to the class set as a {digit}, by")).to_be_visible()
@@ -74,6 +75,7 @@ def test_two_students_add_drawings_and_the_teacher_splits_and_downloads_them(bro
         expect(main(teacher).get_by_text(re.compile(r"^\d drawings? went to class-train and \d to class-test"))
                ).to_be_visible()
         whole_page(teacher, "class-set")
+        expect(teacher.get_by_test_id("stApp")).to_have_attribute("data-test-script-state", "notRunning")
         with teacher.expect_download() as got:
             main(teacher).get_by_role("button", name="Class-train and class-test in IDX format (.zip)").click()
         with zipfile.ZipFile(io.BytesIO(open(got.value.path(), "rb").read())) as z:
