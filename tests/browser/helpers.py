@@ -1,4 +1,5 @@
 """Helpers of the real-browser tests: the pages, their sliders and buttons, waits, drawing, screenshots."""
+import contextlib
 import os
 from pathlib import Path
 
@@ -39,6 +40,24 @@ def snapshot(page, name, full_page=True):
         page.screenshot(path=str(folder / f"{name}.png"), full_page=full_page)
 
 
+@contextlib.contextmanager
+def tall(page):
+    """The window made as tall as the main block for a while (Streamlit scrolls inside it), once the
+    script has finished and with the mouse out of the way."""
+    size = page.viewport_size
+    height = page.evaluate("""() => {
+        const block = document.querySelector('[data-testid="stMainBlockContainer"]');
+        return Math.ceil(block.getBoundingClientRect().top + block.scrollHeight + 40);
+    }""")
+    page.set_viewport_size({"width": size["width"], "height": max(size["height"], height)})
+    try:
+        expect(page.get_by_test_id("stApp")).to_have_attribute("data-test-script-state", "notRunning")
+        page.mouse.move(0, 0)
+        yield
+    finally:
+        page.set_viewport_size(size)
+
+
 def whole_page(page, name):
     """Save the whole page as <MNIST_PLAYGROUND_SCREENSHOTS>/<name>.png, if that is set.
 
@@ -46,21 +65,11 @@ def whole_page(page, name):
     the shot waits for the script to finish and the images to load, with no help text shown."""
     if not SHOTS:
         return
-    size = page.viewport_size
-    height = page.evaluate("""() => {
-        const block = document.querySelector('[data-testid="stMainBlockContainer"]');
-        return Math.ceil(block.getBoundingClientRect().top + block.scrollHeight + 40);
-    }""")
-    page.set_viewport_size({"width": size["width"], "height": max(size["height"], height)})
-    try:
-        expect(page.get_by_test_id("stApp")).to_have_attribute("data-test-script-state", "notRunning")
+    with tall(page):
         page.wait_for_function("[...document.querySelectorAll('[data-testid=\"stImage\"] img')]"
                                ".every(img => img.complete && img.naturalWidth > 0)")
-        page.mouse.move(0, 0)
         expect(page.get_by_test_id("stTooltipContent")).to_have_count(0)
         snapshot(page, name)
-    finally:
-        page.set_viewport_size(size)
 
 
 def part(page, key, name):
@@ -68,20 +77,10 @@ def part(page, key, name):
     <MNIST_PLAYGROUND_SCREENSHOTS>/<name>.png, if that is set; the window is made tall enough."""
     if not SHOTS:
         return
-    size = page.viewport_size
-    height = page.evaluate("""() => {
-        const block = document.querySelector('[data-testid="stMainBlockContainer"]');
-        return Math.ceil(block.getBoundingClientRect().top + block.scrollHeight + 40);
-    }""")
-    page.set_viewport_size({"width": size["width"], "height": max(size["height"], height)})
-    try:
-        expect(page.get_by_test_id("stApp")).to_have_attribute("data-test-script-state", "notRunning")
-        page.mouse.move(0, 0)
+    with tall(page):
         folder = ROOT / SHOTS
         folder.mkdir(parents=True, exist_ok=True)
         main(page).locator(f".st-key-{key}").screenshot(path=str(folder / f"{name}.png"))
-    finally:
-        page.set_viewport_size(size)
 
 
 def open_app(page, server):

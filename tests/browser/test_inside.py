@@ -20,11 +20,16 @@ def settled(page):
     expect(page.get_by_test_id("stApp")).to_have_attribute("data-test-script-state", "notRunning")
 
 
-def test_walk_every_stage_of_backprop_then_one_step_and_undo(page, app_server):
-    open_app(page, app_server)
+def with_a_small_model(page, server):
+    """Open the app and train a small model (10,000 images, 2 epochs) on the Train page."""
+    open_app(page, server)
     go_to(page, "Train", "train")
     small_runs_settings(page)
     train(page)
+
+
+def test_walk_every_stage_of_backprop_then_one_step_and_undo(page, app_server):
+    with_a_small_model(page, app_server)
     go_to(page, "Backprop", "backprop")
     stages = explain.stages([784, 128, 64, 10])
     n = len(stages)
@@ -77,10 +82,7 @@ def test_walk_every_stage_of_backprop_then_one_step_and_undo(page, app_server):
 
 
 def test_the_neuron_lab_edits_a_copy_and_the_map_shows_an_image_on_hover(page, app_server):
-    open_app(page, app_server)
-    go_to(page, "Train", "train")
-    small_runs_settings(page)
-    train(page)
+    with_a_small_model(page, app_server)
     go_to(page, "Inspect", "inspect")
     accuracy = main(page).get_by_test_id("stMetric").filter(has_text="Accuracy, edited")
     expect(accuracy).to_be_visible()
