@@ -268,7 +268,12 @@ def input_gradient(model, x, cls) -> np.ndarray:
     -log P[cls], so its gradient, negated, is that of the score.
     """
     x = np.asarray(x, dtype=np.float32).reshape(1, -1)
-    grad = model.backward(model.forward(x), np.array([int(cls)]))
+    return _input_gradient(model, model.forward(x), cls)
+
+
+def _input_gradient(model, A, cls):
+    """`input_gradient` from the activations ``A`` of a forward pass of one row."""
+    grad = model.backward(A, np.array([int(cls)]))
     delta1 = model.views(grad)[1][0]                  # (n_1,) dL/dZ of the first layer
     return -(model.coefs_[0] @ delta1)                # (n_in, n_1) @ (n_1,) -> (n_in,)
 
@@ -311,13 +316,13 @@ def toward(model, x, target, steps=20, rate=0.05, until=0.9) -> Nudge:
         raise ValueError("steps must be from 1 to 200 and the rate above 0 and at most 1")
     x = np.asarray(x, dtype=np.float32)
     image = x.reshape(-1).copy()
-    proba, y = [], np.array([int(target)])
+    proba = []
     for k in range(int(steps) + 1):
         A = model.forward(image[None])                # one forward pass a step: its P, then its gradient
         proba.append(A[-1][0].copy())
         if k == int(steps) or proba[-1][target] >= until:
             break
-        g = -(model.coefs_[0] @ model.views(model.backward(A, y))[1][0])  # d log P[target] / dx, as input_gradient
+        g = _input_gradient(model, A, target)        # d log P[target] / dx
         top = np.abs(g).max()
         if not top > 0:
             break
