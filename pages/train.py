@@ -174,6 +174,8 @@ def region(status):
         st.info("No model yet: choose settings on the left and press **Train**.")
     elif status.state == "queued":
         st.warning(queue_text(status))
+        if status.queue_error:
+            st.error(status.queue_error)
     elif status.history:
         st.progress(status.done, text=progress_text(status))
     else:

@@ -22,7 +22,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from mlp.data import to_idx
 
-SCHEMA = 1                 # the schema this code makes and reads
+SCHEMA = 3                 # the schema this code makes and reads
 MAX_SAMPLES = 20_000       # samples one class keeps (about 16 MB of images)
 NICKNAME_CHARS = 24
 SHAPE = (28, 28)
@@ -39,6 +39,48 @@ samples = sa.Table("samples", metadata,
                    sa.Column("created", sa.Float, nullable=False),           # seconds since the epoch
                    sa.Column("split", sa.String(5)),                         # None, "train" or "test"
                    sa.Index("samples_by_label", "label", "id"))
+
+# the class's training queue (playground.classqueue)
+hosts = sa.Table("hosts", metadata,                                           # a machine and its training slots
+                 sa.Column("host", sa.String(64), primary_key=True),
+                 sa.Column("slots", sa.Integer, nullable=False))
+processes = sa.Table("processes", metadata,                                   # an app process that has jobs
+                     sa.Column("id", sa.String(96), primary_key=True),        # host:pid:random
+                     sa.Column("host", sa.String(64), nullable=False),
+                     sa.Column("heartbeat", sa.Float, nullable=False))        # seconds since the epoch
+jobs = sa.Table("jobs", metadata,
+                sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),  # its place in the queue
+                sa.Column("host", sa.String(64), nullable=False),
+                sa.Column("process", sa.String(96), nullable=False),
+                sa.Column("state", sa.String(8), nullable=False),                   # waiting or running
+                sa.Column("created", sa.Float, nullable=False),
+                sa.Column("started", sa.Float),
+                sa.Column("seconds_left", sa.Float, nullable=False),                # roughly, as its process last said
+                sa.Index("jobs_by_host", "host", "state", "id"))
+
+# challenges the teacher sets, and the runs students submit to them (playground.challenges)
+challenges = sa.Table("challenges", metadata,
+                      sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+                      sa.Column("title", sa.String(80), nullable=False),
+                      sa.Column("goal", sa.String(16), nullable=False),          # a name of challenges.GOALS
+                      sa.Column("threshold", sa.Float),                          # the accuracy a run must reach, if any
+                      sa.Column("rules", sa.String(1000), nullable=False),       # JSON of challenges.Rules
+                      sa.Column("deadline", sa.Float, nullable=False),           # seconds since the epoch
+                      sa.Column("created", sa.Float, nullable=False),
+                      sa.Column("hidden", sa.Boolean, nullable=False, default=False),  # the leaderboard
+                      sa.Column("closed", sa.Boolean, nullable=False, default=False))
+submissions = sa.Table("submissions", metadata,
+                       sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+                       sa.Column("challenge", sa.Integer, sa.ForeignKey("challenges.id", ondelete="CASCADE"),
+                                 nullable=False),
+                       sa.Column("nickname", sa.String(NICKNAME_CHARS), nullable=False),
+                       sa.Column("score", sa.Float, nullable=False),             # accuracy on the hidden data
+                       sa.Column("n_params", sa.Integer, nullable=False),
+                       sa.Column("summary", sa.String(200), nullable=False),     # "128 64 · sgd · lr 0.1 · 5 epochs"
+                       sa.Column("config", sa.String(2000), nullable=False),     # JSON of the run's TrainConfig
+                       sa.Column("created", sa.Float, nullable=False),
+                       sa.UniqueConstraint("challenge", "nickname"),             # a student's best run
+                       sa.Index("submissions_by_challenge", "challenge", "score"))
 
 
 class ClassDBError(Exception):
@@ -84,7 +126,15 @@ def _create_v1(conn):
     metadata.create_all(conn, tables=[samples], checkfirst=True)
 
 
-MIGRATIONS = {1: _create_v1}  # version -> the step that brings a database from the one before to it
+def _create_v2(conn):
+    metadata.create_all(conn, tables=[hosts, processes, jobs], checkfirst=True)
+
+
+def _create_v3(conn):
+    metadata.create_all(conn, tables=[challenges, submissions], checkfirst=True)
+
+
+MIGRATIONS = {1: _create_v1, 2: _create_v2, 3: _create_v3}  # version -> the step from the one before to it
 
 
 def version(conn) -> int:

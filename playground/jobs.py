@@ -117,6 +117,7 @@ class JobStatus:
     changes: tuple = ()        # the mlp.train.ConfigChange records of the model's run so far
     measured: tuple = ()       # its layers' measurements so far, as mlp.diagnostics.row tuples
     speed: float | None = None  # updates a second in slow motion, None at full speed
+    queue_error: str | None = None  # why the class's queue cannot be reached now, if it cannot
 
     @property
     def last(self):
@@ -258,7 +259,7 @@ class TrainingJob:
                          self.seconds_left() if alive else 0.0, queue,
                          slots.wait_seconds(self) if queue else None, slots.limit if slots else 1,
                          t.snapshot_step, self.message, id(t), tuple(t.changes), tuple(t.measured),
-                         self.speed)
+                         self.speed, getattr(slots, "error", None))
 
     def stop(self):
         """Ask the job to stop after the current update; a paused job ends as stopped at once."""

@@ -1,17 +1,22 @@
 """What the sessions of one server process share: the data sets, the limits, the training
 slots, the browsers' workspaces. Each is made once per process (st.cache_resource)."""
 import gc
+import logging
 
 import streamlit as st
 from threadpoolctl import threadpool_limits
 
 from mlp.data import TITLES
 
+from . import classdb, classroom
+from .classqueue import ClassSlots
 from .datasets import DataSets
 from .frame import session_active, through_app
 from .jobs import Slots
 from .limits import Limits, load_limits
 from .workspaces import Workspaces
+
+log = logging.getLogger(__name__)
 
 WAIT_FOR_DATA = 3.0  # seconds a page view waits for a data set before it shows the download instead
 
@@ -94,9 +99,20 @@ def limits() -> Limits:
     return found
 
 
-@st.cache_resource(show_spinner=False)
 def slots() -> Slots:
-    """One limit per server on how many sessions train at once.
+    """The training slots: the class's queue (`playground.classqueue`), shared by every process of
+    the class through the class database, with ``max_jobs`` trainings at once on this machine; or,
+    if the class database cannot be used, this process's own queue."""
+    try:
+        url = str(classroom.engine().url)
+    except classdb.ClassDBError:
+        url = ""
+    return _slots(url)
+
+
+@st.cache_resource(show_spinner=False)
+def _slots(url) -> Slots:
+    """One queue per server process (and class database).
 
     Also bound the BLAS thread pool (process-wide) to ``blas_threads``, so that the jobs together
     use the cores once: with a web server, its sessions and other jobs on the same cores,
@@ -104,6 +120,11 @@ def slots() -> Slots:
     thread costs 0-20 % on an idle machine (benchmarks/README.md).
     """
     threadpool_limits(limits().blas_threads, user_api="blas")
+    if url:
+        try:
+            return ClassSlots(classroom.engine(), limits().max_jobs)
+        except classdb.ClassDBError as e:
+            log.warning("training without the class queue: %s", e)
     return Slots(limits().max_jobs)
 
 
@@ -116,8 +137,11 @@ def workspaces() -> Workspaces:
 
 
 def queue_line() -> str:
-    """The sidebar's line on the server's trainings, if there are any."""
-    training, waiting = slots().counts()
+    """The sidebar's line on the trainings of the class (or of this server), if there are any."""
+    queue = slots()
+    training, waiting = queue.counts()
     if not training and not waiting:
         return ""
-    return f"Server: {training} training, {waiting} waiting (at most {slots().limit} at once)"
+    if isinstance(queue, ClassSlots):
+        return f"Class: {training} training, {waiting} waiting (at most {queue.capacity()} at once)"
+    return f"Server: {training} training, {waiting} waiting (at most {queue.limit} at once)"

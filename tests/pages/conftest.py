@@ -65,7 +65,7 @@ def server(app_env, monkeypatch):
         for key, value in env.items():
             monkeypatch.setenv(f"MNIST_PLAYGROUND_{key.upper()}", str(value))
         shared._limits.clear()  # read the limits and make the slots afresh, as a new server would
-        shared.slots.clear()
+        shared._slots.clear()
         shared.workspaces.clear()
         sessions.extend(AppTest.from_file(str(ROOT / "app.py"), default_timeout=30).run() for _ in range(n))
         return sessions[-n:]
@@ -77,7 +77,7 @@ def server(app_env, monkeypatch):
             at.session_state["job"].join(JOB_TIMEOUT)
     monkeypatch.undo()
     shared._limits.clear()
-    shared.slots.clear()
+    shared._slots.clear()
     shared.workspaces.clear()
 
 
