@@ -26,8 +26,10 @@ PAGES = site.declare([  # path, title, icon, what it is for (on Home), address; 
          "one example forward and backward, every number; one gradient step by hand", "backprop"),
     Page("pages/compare.py", "Compare runs", ":material/compare_arrows:",
          "curves side by side; save, load and share models", "compare"),
+    Page("pages/challenges.py", "Challenges", ":material/emoji_events:",
+         "the teacher's goals: submit a run, the server scores it, a live leaderboard", "challenges"),
     Page("pages/teacher.py", "Class set", ":material/groups:",
-         "for the teacher: the class's own drawings, a train/test split, IDX downloads", "class"),
+         "for the teacher: the class's drawings, a train/test split, IDX downloads, challenges", "class"),
 ])
 pg = st.navigation([st.Page(p.path, title=p.title, icon=p.icon, **({"url_path": p.url} if p.url else
                                                                     {"default": True})) for p in PAGES])
