@@ -4,6 +4,8 @@
 #
 #   deploy/run.sh                  # 2 processes on 127.0.0.1:8701-8702, nginx on 127.0.0.1:8080
 #   K=4 LISTEN=0.0.0.0:80 deploy/run.sh
+#   DB=postgres MNIST_PLAYGROUND_TEACHER_TOKEN=a-long-secret K=4 deploy/run.sh   # this machine's PostgreSQL
+#   MNIST_PLAYGROUND_CLASS_DB=postgresql+psycopg://... deploy/run.sh             # one of several machines
 #   K=2 deploy/run.sh backends     # only print the generated backends.conf (as deploy/backends.conf)
 #
 # Settings (environment):
@@ -12,11 +14,28 @@
 #   LISTEN                     nginx's listen address (default 127.0.0.1:8080)
 #   APP_DIR                    the checkout to run (default: the one holding this deploy/)
 #   PYTHON                     default: APP_DIR/.venv/bin/python
-#   MNIST_PLAYGROUND_MAX_JOBS  trainings at once per process (default: cores / K / 2, at least 1)
-#   MNIST_PLAYGROUND_DATA      the data folder, passed on to the app
+#   MNIST_PLAYGROUND_MAX_JOBS  trainings at once on this MACHINE, shared by its K processes through
+#                              the class queue (default: cores / 2, at least 1); wins over max_jobs in
+#                              .streamlit/playground.toml. Every process of a machine must have the same.
+#   DB                         the class database: sqlite (default) or postgres
+#     DB=sqlite                all K processes share one SQLite file: CLASS_DB_FILE if set, else the
+#                              app's own choice ([connections.class] in .streamlit/secrets.toml, else
+#                              ~/.local/share/mnist-playground/class.sqlite)
+#     DB=postgres              this machine's PostgreSQL, prepared by deploy/postgres.sh (role and
+#                              database mnist_playground; its PG_* settings apply)
+#   CLASS_DB_FILE              the SQLite file for DB=sqlite (made if missing)
+#   MNIST_PLAYGROUND_CLASS_DB  a SQLAlchemy URL; if set it wins over DB and CLASS_DB_FILE (e.g. a
+#                              PostgreSQL on another machine, shared by several app machines)
+#   MNIST_PLAYGROUND_TEACHER_TOKEN  the teacher's token (at least 12 characters), or teacher_token in
+#                              APP_DIR/.streamlit/secrets.toml
+#   MNIST_PLAYGROUND_DATA      the data folder
 #   STREAMLIT_SERVER_COOKIE_SECRET  shared by all processes (default: a random one per run)
 #   RUNDIR                     where config, logs and pid files go (default: a new /tmp/mnist-nginx.*)
 #   HEALTH_EVERY, HEALTH_TIMEOUT, HEALTH_FAILS  the watchdog (10 s, 5 s, 3 in a row)
+# The app processes inherit this environment: the MNIST_PLAYGROUND_* variables above (and any
+# other one, e.g. MNIST_PLAYGROUND_MAX_WAITING) reach all K of them unchanged. Before starting
+# them, run.sh creates or upgrades the class database's schema once (deploy/classdb_ready.py), so
+# a wrong URL or an unreachable server stops it at once with a sentence. No password is printed.
 set -euo pipefail
 
 K=${K:-2}
@@ -88,7 +107,34 @@ NGINX=$(command -v nginx || echo /usr/sbin/nginx)
 [[ -x $PYTHON ]] || { echo "no Python at $PYTHON (set PYTHON=)" >&2; exit 1; }
 
 CORES=$(nproc)
-export MNIST_PLAYGROUND_MAX_JOBS=${MNIST_PLAYGROUND_MAX_JOBS:-$(( CORES / K / 2 > 0 ? CORES / K / 2 : 1 ))}
+# One number for the machine: the K processes share its slots through the class queue.
+export MNIST_PLAYGROUND_MAX_JOBS=${MNIST_PLAYGROUND_MAX_JOBS:-$(( CORES / 2 > 0 ? CORES / 2 : 1 ))}
+[[ $MNIST_PLAYGROUND_MAX_JOBS =~ ^[1-9][0-9]*$ ]] ||
+    { echo "MNIST_PLAYGROUND_MAX_JOBS must be a whole number of at least 1, not '$MNIST_PLAYGROUND_MAX_JOBS'" >&2; exit 1; }
+
+# The class database, the same for all K processes (they get it through their environment).
+DB=${DB:-sqlite}
+if [[ -n ${MNIST_PLAYGROUND_CLASS_DB:-} ]]; then
+    [[ $DB != sqlite || -n ${CLASS_DB_FILE:-} ]] &&
+        echo "MNIST_PLAYGROUND_CLASS_DB is set: it is used, not DB=$DB${CLASS_DB_FILE:+ or CLASS_DB_FILE}" >&2
+elif [[ $DB == postgres ]]; then
+    MNIST_PLAYGROUND_CLASS_DB=$("$HERE/postgres.sh") ||
+        { echo "DB=postgres: could not prepare the local PostgreSQL (see above)" >&2; exit 1; }
+elif [[ $DB == sqlite ]]; then
+    if [[ -n ${CLASS_DB_FILE:-} ]]; then
+        mkdir -p "$(dirname "$CLASS_DB_FILE")" || { echo "CLASS_DB_FILE: cannot make its folder" >&2; exit 1; }
+        MNIST_PLAYGROUND_CLASS_DB="sqlite:///$(realpath -m "$CLASS_DB_FILE")"  # sqlite:////abs/path
+    fi
+else
+    echo "DB must be sqlite or postgres, not '$DB'" >&2
+    exit 1
+fi
+[[ -n ${MNIST_PLAYGROUND_CLASS_DB:-} ]] && export MNIST_PLAYGROUND_CLASS_DB
+[[ -n ${MNIST_PLAYGROUND_TEACHER_TOKEN:-} ]] && export MNIST_PLAYGROUND_TEACHER_TOKEN
+# Create or upgrade the schema once, before any process starts; say which database it is.
+(cd "$APP_DIR" && "$PYTHON" "$HERE/classdb_ready.py") ||
+    { echo "not starting (see above)" >&2; exit 1; }
+
 # Not needed for XSRF (its token is not signed), but for anything Streamlit signs (st.login's
 # cookies): a cookie made by one process must be good on the next one after a failover.
 export STREAMLIT_SERVER_COOKIE_SECRET=${STREAMLIT_SERVER_COOKIE_SECRET:-$("$PYTHON" -c 'import secrets; print(secrets.token_hex(32))')}
@@ -146,8 +192,8 @@ backends >"$RUNDIR/backends.conf"
 cp "$HERE/nginx.conf" "$RUNDIR/nginx.conf"
 sed "s/listen 127\.0\.0\.1:8080;/listen $LISTEN;/" "$HERE/mnist-playground.conf" >"$RUNDIR/mnist-playground.conf"
 "$NGINX" -t -q -p "$RUNDIR" -c "$RUNDIR/nginx.conf" -e "$RUNDIR/logs/error.log"
-echo "$K app processes on $APP_ADDR:$BASE_PORT-$((BASE_PORT + K - 1)) (MNIST_PLAYGROUND_MAX_JOBS=$MNIST_PLAYGROUND_MAX_JOBS each)," \
-     "nginx on http://$LISTEN/; files in $RUNDIR" >&2
+echo "$K app processes on $APP_ADDR:$BASE_PORT-$((BASE_PORT + K - 1)) (this machine, $(hostname), trains at most" \
+     "$MNIST_PLAYGROUND_MAX_JOBS at once), nginx on http://$LISTEN/; files in $RUNDIR" >&2
 "$NGINX" -p "$RUNDIR" -c "$RUNDIR/nginx.conf" -e "$RUNDIR/logs/error.log" -g 'daemon off;' &
 NGINX_PID=$!
 
