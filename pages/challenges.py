@@ -67,9 +67,9 @@ else:
     a, b = st.columns([1, 2])
     nickname = a.text_input("Your nickname", max_chars=classdb.NICKNAME_CHARS, key="nickname",
                             help="Shown on the leaderboard; the same as on the Draw page.")
-    run_id = b.selectbox("Run", [r.id for r in runs], key="challenge_run",
-                         format_func=lambda i: (session.run_history().get(i).label
-                                                + ("" if not why.get(i) else " · does not meet the rules")))
+    labels = {r.id: r.label for r in runs}
+    run_id = b.selectbox("Run", list(labels), key="challenge_run", format_func=labels.get,
+                         help="A run of your run history, trained on this server.")
     if why.get(run_id):
         st.warning("This run cannot enter: " + "; ".join(why[run_id]) + ".")
     sent = st.session_state.setdefault("challenge_sent", [])

@@ -2,7 +2,7 @@
 queue for ``jobs`` trainings at once (each "trains" by holding its slot for ``hold`` seconds) and
 prints when each was admitted and released.
 
-    python -m tests.playground.queue_worker URL SLOTS JOBS HOLD [TIMEOUT]
+    python -m tests.playground.queue_worker URL SLOTS JOBS HOLD [TIMEOUT [HOST]]
 
 HOLD "-" holds each slot until a line comes on stdin: the first line releases the first job
 admitted, the next line the next one.
@@ -27,10 +27,10 @@ class Job:
         return self.hold
 
 
-def main(url, slots, n_jobs, hold, timeout=15.0):
+def main(url, slots, n_jobs, hold, timeout=15.0, host=HOST):
     engine = classdb.engine_for(url)
     classdb.migrate(engine)
-    queue = ClassSlots(engine, int(slots), host=HOST, beat=0.2, timeout=float(timeout), poll=0.05)
+    queue = ClassSlots(engine, int(slots), host=host, beat=0.2, timeout=float(timeout), poll=0.05)
     told = [threading.Event() for _ in range(int(n_jobs))]
     admitted = []
 

@@ -187,3 +187,35 @@ def test_a_database_that_cannot_be_reached_is_said():
     engine = classdb.engine_for("postgresql+psycopg://nobody:nothing@127.0.0.1:9/none?connect_timeout=2")
     with pytest.raises(ClassDBError, match="could not prepare: it cannot be reached"):
         classdb.migrate(engine)
+
+
+def test_a_full_disk_is_said_and_nothing_stored_is_lost(tmp_path):
+    """SQLite's own "database or disk is full", from a file that may not grow by another page."""
+    url = f"sqlite:///{tmp_path / 'class.sqlite'}"
+    engine = classdb.engine_for(url)
+    classdb.migrate(engine)
+    classdb.add(engine, digit(3), 3, "ada")
+    with engine.connect() as conn:
+        pages = conn.exec_driver_sql("PRAGMA page_count").scalar()
+    full = classdb.engine_for(url)
+    sa.event.listen(full, "connect", lambda dbapi, _: dbapi.execute(f"PRAGMA max_page_count = {pages}"))
+    with pytest.raises(ClassDBError, match="could not store the drawing: its disk is full"):
+        for k in range(50):  # the file's last free pages fill first
+            classdb.add(full, digit(k % 10), k % 10, "grace")
+    kept = classdb.listing(engine)
+    assert kept[0].nickname == "ada" and len(kept) < 50
+    np.testing.assert_array_equal(kept[0].image, digit(3))
+    classdb.add(engine, digit(5), 5, "grace")  # with room again, it works
+    assert len(classdb.listing(engine)) == len(kept) + 1
+
+
+def test_the_first_schema_is_upgraded_to_this_one_keeping_its_samples(class_db_url):
+    engine = classdb.engine_for(class_db_url)
+    assert classdb.migrate(engine, target=1) == 1
+    classdb.add(engine, digit(2), 2, "ada")
+    assert not sa.inspect(engine).has_table("jobs")
+    assert classdb.migrate(engine) == classdb.SCHEMA
+    tables = set(sa.inspect(engine).get_table_names())
+    assert {"samples", "hosts", "processes", "jobs", "challenges", "submissions"} <= tables
+    [kept] = classdb.listing(engine)
+    assert (kept.label, kept.nickname) == (2, "ada")

@@ -65,11 +65,11 @@ class Worker:
 
     started = []
 
-    def __init__(self, url, slots, jobs, hold, timeout=15.0):
+    def __init__(self, url, slots, jobs, hold, timeout=15.0, host="test-host"):
         Worker.started.append(self)
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "tests.playground.queue_worker", url, str(slots), str(jobs), str(hold),
-             str(timeout)], cwd=ROOT, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+             str(timeout), host], cwd=ROOT, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
         self.lines = []
         self._reader = threading.Thread(target=self._read, daemon=True)
         self._reader.start()
