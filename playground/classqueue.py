@@ -111,6 +111,7 @@ class ClassSlots(Slots):
         self._deleted = set()   # row ids to delete once the database answers
         self._line = ()         # the last copy of the jobs table: (id, host, process, state, started, seconds_left)
         self._line_at = 0.0     # when it was read (time.monotonic)
+        self._hosts, self._hosts_at = {}, -1e9  # the slots of each host, as last read
         self._thread = None
         self._wake = threading.Event()
         self._writes = threading.Lock()  # this process's own writes, one at a time (its heartbeat row)
@@ -349,10 +350,13 @@ class ClassSlots(Slots):
     def capacity(self) -> int:
         """How many jobs the class trains at once: the slots of the hosts that have jobs, or this one's."""
         line = self._current()
-        try:
-            with self.engine.connect() as conn:
-                slots = dict(conn.execute(sa.select(hosts.c.host, hosts.c.slots)).all())
-        except SQLAlchemyError:
-            return self.limit
+        if time.monotonic() - self._hosts_at > 5.0:  # hosts change seldom: read them every 5 s at most
+            try:
+                with self.engine.connect() as conn:
+                    self._hosts = dict(conn.execute(sa.select(hosts.c.host, hosts.c.slots)).all())
+            except SQLAlchemyError:
+                self._hosts = {}
+            self._hosts_at = time.monotonic()
+        slots = self._hosts
         busy = {r[1] for r in line} | {self.host}
         return sum(slots.get(h, 0) for h in busy) or self.limit
