@@ -307,8 +307,12 @@ class ClassSlots(Slots):
     def _leave(self):
         """No jobs left here: take this process out of the table (others would release it anyway)."""
         try:
-            with self.engine.begin() as conn:
-                conn.execute(processes.delete().where(processes.c.id == self.process))
+            with self._writes:  # a job that comes meanwhile writes this process's row again after this
+                with self._cond:
+                    gone = not self._rows
+                if gone:
+                    with self.engine.begin() as conn:
+                        conn.execute(processes.delete().where(processes.c.id == self.process))
         except SQLAlchemyError as e:
             self._failed(e)
         with self._cond:  # a job came as the thread ended
