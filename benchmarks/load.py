@@ -6,6 +6,8 @@ Run from the project's root, with the project's virtual environment:
     .venv/bin/python benchmarks/load.py --sessions 3 --draws 2 --json out.json
     .venv/bin/python benchmarks/load.py --env MNIST_PLAYGROUND_MAX_JOBS=2 --sessions 10
     .venv/bin/python benchmarks/load.py --url http://127.0.0.1:8080 --pid 1234  # a running server or proxy
+    .venv/bin/python benchmarks/load.py --scenario class                  # a class: see CLASS SCENARIO below
+    .venv/bin/python benchmarks/load.py --scenario class --sessions 5 --db postgres
 
 The students are not browsers: a headless browser each is too heavy for 30 of them on a 2-core
 machine, and would measure the browsers. Each is an asyncio task speaking Streamlit's own protocol
@@ -32,6 +34,26 @@ latency (p50/p95/max) while busy and overall, right predictions, time from Train
 queue's length, the server's memory (VmRSS with its children, sampled every 0.5 s, and VmHWM at
 the end), and this client's own CPU time (it shares the machine with the server).
 
+CLASS SCENARIO (--scenario class; N = 60 and 5 drawings unless --sessions, --draws). deploy/run.sh
+starts K = 2 app processes (--k) behind nginx on 127.0.0.1:8090 (apps on 8711..), with
+MNIST_PLAYGROUND_MAX_JOBS=1 unless --env sets it: one training slot for the machine, shared by both
+processes through the class queue; the class database is a fresh SQLite file in the run's folder
+(--db postgres: this machine's PostgreSQL through deploy/postgres.sh, as a role and database
+mnist_load of its own, PG_PASSFILE ~/.local/share/mnist-playground/load-postgres.pgpass, its
+tables emptied first; the class's mnist_playground database is not touched). One
+challenge (goal "mnist_test") is created in the database, then each student, through nginx:
+opens Train from ?preset=fast&images=5000&epochs=2 (--link), trains and waits for "Done"; draws
+D digits on Draw and adds each to the class set under its nickname with its true label ("That was
+a …"), at most one every 3 s (--add-gap); submits its run on Challenges under that nickname
+("Scored ..."); then watches the leaderboard fragment (run_every 3 s) for --watch seconds, its
+nickname having to appear in it. Meanwhile the jobs table is read every 0.5 s: samples with a job
+waiting while its host ran fewer jobs than its slots ("idle slot while someone waits"; the
+longest such stretch is at most the time between its first and last sample plus 0.5 s), and the
+jobs seen running per app process; and each app process's VmRSS. Reported besides: draw and add
+latencies, the leaderboard's rows at the end (from the database), the class set's size, the
+database's size (the SQLite file with -wal/-shm, or pg_database_size), the process restarts.
+run.sh's files and the app logs stay in the printed folder (RUNDIR/logs); run.sh is always stopped.
+
 Protocol notes. The client lists no cached_message_hashes, so the server never sends "ref"
 messages. A click sends only the button's trigger, not every widget's value as the frontend
 does: the server keeps the others. The websocket client never pings (browsers do not), or a
@@ -41,6 +63,7 @@ to reload (playground.frame.through_app): the student opens a new session then, 
 import argparse
 import asyncio
 import base64
+import contextlib
 import http.cookiejar
 import io
 import json
@@ -59,6 +82,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
+import pyarrow as pa
+import sqlalchemy as sa
 from PIL import Image
 from streamlit.proto.Alert_pb2 import Alert
 from streamlit.proto.BackMsg_pb2 import BackMsg
@@ -69,7 +94,9 @@ from websockets.exceptions import ConnectionClosed
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
-from mlp import load_dataset
+from mlp import load_dataset  # noqa: E402  (after the path above)
+from playground import challenges, classdb  # noqa: E402
+from playground.classdb import hosts, jobs  # noqa: E402
 
 SHARED_LINK = "preset=fast&images=10000"
 PORTS = range(8610, 8631)
@@ -93,6 +120,7 @@ class Load:
     polls: int = 0  # fragment reruns sent by the auto_rerun timers
     draws: list = field(default_factory=list)  # {"latency", "busy", "correct"}
     exceptions: list = field(default_factory=list)  # tracebacks the pages showed (the student goes on)
+    adds: list = field(default_factory=list)  # class scenario: seconds from "Add to the class set" to its success
 
 
 class Student:
@@ -104,6 +132,8 @@ class Student:
         self.ws = self.reader = self.closed = None
         self.pages, self.page, self.path, self.query = {}, "", "", ""
         self.buttons, self.canvas = {}, None
+        self.inputs = {}  # label -> (widget id, options) of the text inputs and selectboxes shown
+        self.success, self.table = None, None  # the last success alert; the last dataframe's Arrow bytes
         self.done = self.failure = self.prediction = None
         self.promised = self.started = None  # (time, seconds) of the first "about N s"; training's start
         self.reload = False
@@ -195,6 +225,13 @@ class Student:
             self.started = time.perf_counter()
         if kind == "button":
             self.buttons[el.button.label] = el.button.id
+        elif kind in ("text_input", "selectbox"):
+            widget = getattr(el, kind)
+            self.inputs[widget.label] = (widget.id, list(getattr(widget, "options", ())))
+        elif kind == "dataframe":
+            self.table = el.dataframe.arrow_data.data
+        elif kind == "alert" and el.alert.format == Alert.SUCCESS:
+            self.success = text
         elif kind == "bidi_component" and "drawable_canvas" in el.bidi_component.component_name:
             self.canvas = el.bidi_component.id
         elif kind == "html" and "location.reload" in text:
@@ -264,7 +301,7 @@ class Student:
         page again: then click the link again."""
         for _ in range(3):
             self.stop_timers()
-            self.buttons, self.canvas, self.path = {}, None, url_path
+            self.buttons, self.canvas, self.path, self.inputs = {}, None, url_path, {}
             mark = len(self.runs)
             await self.rerun(page=self.pages[url_path], page_name=url_path, query="")
             await self.until(lambda mark=mark: wanted() or self.settled(mark))
@@ -298,14 +335,9 @@ async def student(i: int, n: int, base: str, load: Load, digits, end: float, arg
             t0 = time.perf_counter()
             await me.open("train", SHARED_LINK)
             record["open_s"] = time.perf_counter() - t0
-            await me.click("Train")
-            t1, phase = time.perf_counter(), "training"
-            load.training += 1
-            await me.until(lambda: me.done is not None or me.failure)
-            load.training, phase = load.training - 1, "drawing"
-            if me.failure:
-                raise SessionError(f"training: {me.failure}")
-            record.update(train_s=time.perf_counter() - t1, accuracy=me.done)
+            phase = "training"
+            await train(me, load, record)
+            phase = "drawing"
             if me.promised and me.started:  # the queue's "about N s" against the wait that followed
                 record.update(wait_promised=me.promised[1], wait_actual=me.started - me.promised[0])
             await me.goto("draw", lambda: me.canvas is not None)
@@ -313,28 +345,51 @@ async def student(i: int, n: int, base: str, load: Load, digits, end: float, arg
                 index = rng.randrange(len(digits[1]))
                 value, label = canvas_value(digits[0][index]), str(digits[1][index])
                 await asyncio.sleep(args.think * rng.uniform(0.5, 1.5))
-                if k:  # a fresh canvas for the next digit
-                    old = me.canvas
-                    await me.click("Clear")
-                    await me.until(lambda old=old: me.canvas not in (None, old))
-                me.prediction, busy, mark = None, load.training > 0, len(me.runs)
-                sent = time.perf_counter()
-                await me.rerun(widgets=[WidgetState(id=me.canvas, json_value=value)])
-                await me.until(lambda mark=mark: me.prediction is not None or me.failure or me.settled(mark))
-                if me.prediction is None:
-                    raise SessionError(f"drawing {k + 1}: no prediction ({me.failure or 'none in the run'})")
-                load.draws.append({"latency": me.prediction[1] - sent, "busy": busy,
-                                   "correct": me.prediction[0] == label})
+                await draw(me, load, k, value, label)
             record["ok"] = True
     except (SessionError, OSError, ConnectionClosed) as e:
-        if isinstance(e, TimeoutError) and deadline.expired():
-            record["error"] = f"deadline reached while {phase}"
-        else:
-            record["error"] = f"{type(e).__name__}: {e}"
+        record["error"] = why_failed(e, deadline, phase)
     finally:
-        load.training -= phase == "training"
         await me.close()
     return record
+
+
+async def train(me, load, record):
+    """Press Train and wait for "Done"; the record gets the time it took and the accuracy."""
+    await me.click("Train")
+    t1 = time.perf_counter()
+    load.training += 1  # the draws note whether some student's job was queued or training then
+    try:
+        await me.until(lambda: me.done is not None or me.failure)
+    finally:
+        load.training -= 1
+    if me.failure:
+        raise SessionError(f"training: {me.failure}")
+    record.update(train_s=time.perf_counter() - t1, accuracy=me.done)
+
+
+async def draw(me, load, k, value, label) -> int:
+    """Draw the ``k``-th digit (a fresh canvas after the first) and wait for its prediction; note
+    the latency. Return the mark of the run it was sent in."""
+    if k:
+        old = me.canvas
+        await me.click("Clear")
+        await me.until(lambda: me.canvas not in (None, old))
+    me.prediction, busy, mark = None, load.training > 0, len(me.runs)
+    sent = time.perf_counter()
+    await me.rerun(widgets=[WidgetState(id=me.canvas, json_value=value)])
+    await me.until(lambda: me.prediction is not None or me.failure or me.settled(mark))
+    if me.prediction is None:
+        raise SessionError(f"drawing {k + 1}: no prediction ({me.failure or 'none in the run'})")
+    load.draws.append({"latency": me.prediction[1] - sent, "busy": busy, "correct": me.prediction[0] == label})
+    return mark
+
+
+def why_failed(error, deadline, phase) -> str:
+    """What a student's record says when it did not finish."""
+    if isinstance(error, TimeoutError) and deadline.expired():
+        return f"deadline reached while {phase}"
+    return f"{type(error).__name__}: {error}"
 
 
 # -- the server and its memory ------------------------------------------------------------------
@@ -461,14 +516,16 @@ COLUMNS = [  # title, key in run_load()'s result, format of each value
 ]
 
 
-def print_table(results):
+def print_table(results, columns=None):
+    columns = columns or COLUMNS
+
     def cell(value, fmt):
         values = value if isinstance(value, list) else [value]
         return "/".join("-" if v is None else fmt.format(v) for v in values)
 
-    rows = [[title for title, _, _ in COLUMNS]]
-    rows += [[cell(r[key], fmt) for _, key, fmt in COLUMNS] for r in results]
-    widths = [max(len(row[i]) for row in rows) for i in range(len(COLUMNS))]
+    rows = [[title for title, _, _ in columns]]
+    rows += [[cell(r[key], fmt) for _, key, fmt in columns] for r in results]
+    widths = [max(len(row[i]) for row in rows) for i in range(len(columns))]
     for row in rows:
         print("  ".join(c.rjust(w) for c, w in zip(row, widths)))
 
@@ -487,6 +544,296 @@ def measure(n: int, args, extra_env: dict, digits) -> dict:
             stop_server(server)
 
 
+# -- the class scenario: K processes behind nginx, one class database ---------------------------
+
+CLASS_LINK = "preset=fast&images=5000&epochs=2"
+CLASS_LISTEN = "127.0.0.1:8090"   # nginx; not run.sh's default 8080, which a running setup may hold
+CLASS_BASE_PORT = 8711
+
+
+def table_rows(arrow: bytes | None) -> list:
+    """The rows of a dataframe element's Arrow IPC bytes, as dicts."""
+    if not arrow:
+        return []
+    return pa.ipc.open_stream(arrow).read_all().to_pylist()
+
+
+async def class_student(i: int, n: int, base: str, load: Load, digits, end: float, args) -> dict:
+    """Student ``i`` of the class scenario: train from a link, add drawings to the class set with a
+    nickname, submit the run to the challenge, and watch the leaderboard until the nickname is on it."""
+    rng = random.Random(args.seed * 1000 + i)
+    nick = f"student-{i:03d}"
+    me, record, phase = Student(base, load), {"student": i, "nickname": nick}, "opening the Train page"
+    deadline = asyncio.timeout_at(min(end, asyncio.get_running_loop().time() + args.session_deadline))
+
+    async def press(label, widgets=(), wanted=None):
+        """Send ``widgets`` with a click on ``label``; wait for ``wanted()``, a failure or the run's end."""
+        if label not in me.buttons:
+            raise SessionError(f"no {label!r} button" + (f"; the page shows: {me.failure}" if me.failure else ""))
+        me.success, me.failure, mark = None, None, len(me.runs)
+        await me.rerun(widgets=[*widgets, WidgetState(id=me.buttons[label], trigger_value=True)])
+        await me.until(lambda: (wanted and wanted()) or me.failure or (not wanted and me.settled(mark)))
+        if me.failure:
+            raise SessionError(f"{label}: {me.failure}")
+
+    def typed(label, value):
+        if label not in me.inputs:
+            raise SessionError(f"no {label!r} field")
+        return WidgetState(id=me.inputs[label][0], string_value=value)
+
+    try:
+        async with deadline:
+            await asyncio.sleep(args.ramp * i / max(n - 1, 1))
+            t0 = time.perf_counter()
+            await me.open("train", args.link)
+            record["open_s"] = time.perf_counter() - t0
+            record["backend"] = next((c.value for c in me.jar if c.name == "mnist_backend"), None)
+            phase = "training"
+            await train(me, load, record)
+            phase = "drawing"
+            if me.promised and me.started:
+                record.update(wait_promised=me.promised[1], wait_actual=me.started - me.promised[0])
+            await me.goto("draw", lambda: me.canvas is not None)
+            added, last_add = 0, -1e9
+            for k in range(args.draws):
+                index = rng.randrange(len(digits[1]))
+                value, label = canvas_value(digits[0][index]), int(digits[1][index])
+                await asyncio.sleep(args.think * rng.uniform(0.5, 1.5))
+                me.inputs.pop("That was a …", None)
+                mark = await draw(me, load, k, value, str(label))
+                await me.until(lambda mark=mark: me.settled(mark))  # the rest of the page: its fields
+                truth = me.inputs.get("That was a …")
+                if truth is None:
+                    raise SessionError(f"drawing {k + 1}: no 'That was a …' field")
+                option = next((o for o in truth[1] if o == str(label) or o.startswith(f"{label} ")), None)
+                await asyncio.sleep(max(0.0, last_add + args.add_gap - time.perf_counter()))  # one every 3 s
+                t2 = time.perf_counter()
+                await press("Add to the class set",
+                            [typed("Your nickname", nick), WidgetState(id=truth[0], string_value=option)],
+                            lambda: me.success and me.success.startswith("Added to the class set"))
+                last_add = time.perf_counter()
+                load.adds.append(last_add - t2)
+                added += 1
+            record["added"], phase = added, "submitting"
+            await me.goto("challenges", lambda: "Submit this run" in me.buttons)
+            t3 = time.perf_counter()
+            await press("Submit this run", [typed("Your nickname", nick)],
+                        lambda: me.success and me.success.startswith("Scored "))
+            record.update(submit_s=time.perf_counter() - t3, scored=me.success[:40])
+            phase = "watching the leaderboard"
+            t4, seen = time.perf_counter(), None
+            while True:  # the fragment reruns itself every 3 s: watch it for args.watch seconds
+                rows = table_rows(me.table)
+                if seen is None and any(r.get("nickname") == nick for r in rows):
+                    seen = time.perf_counter() - t4
+                if time.perf_counter() - t4 >= args.watch and seen is not None:
+                    break
+                if time.perf_counter() - t4 >= 3 * args.watch:
+                    raise SessionError(f"{nick} not on the leaderboard after {3 * args.watch:.0f} s ({len(rows)} rows)")
+                async with me.changed:
+                    with contextlib.suppress(TimeoutError):
+                        await asyncio.wait_for(me.changed.wait(), 1.0)
+                if me.closed:
+                    raise SessionError(str(me.closed))
+            record.update(on_board_s=seen, board_rows=len(table_rows(me.table)))
+            record["ok"] = True
+    except (SessionError, OSError, ConnectionClosed) as e:
+        record["error"] = why_failed(e, deadline, phase)
+    finally:
+        await me.close()
+    return record
+
+
+def start_class(args, rundir: Path, extra_env: dict) -> tuple[subprocess.Popen, str, str]:
+    """deploy/run.sh with K processes and a fresh class database; return it, nginx's address, the DB URL."""
+    env = server_env(extra_env) | {"K": str(args.k), "RUNDIR": str(rundir), "LISTEN": CLASS_LISTEN,
+                                   "BASE_PORT": str(CLASS_BASE_PORT)}
+    env.setdefault("MNIST_PLAYGROUND_MAX_JOBS", "1")
+    if args.db == "postgres":  # a role and database of its own (PG_NAME), never the class's mnist_playground
+        pg = env | {"PG_NAME": "mnist_load",
+                    "PG_PASSFILE": str(Path.home() / ".local/share/mnist-playground/load-postgres.pgpass")}
+        url = subprocess.run([str(ROOT / "deploy/postgres.sh")], env=pg, capture_output=True, text=True,
+                             check=True).stdout.strip().splitlines()[-1]
+        engine = sa_engine(url)
+        with engine.begin() as conn:  # a fresh class: empty its tables (the schema stays)
+            for name in ("jobs", "processes", "hosts", "samples", "submissions", "challenges"):
+                if sa.inspect(conn).has_table(name):
+                    conn.execute(sa.text(f"DELETE FROM {name}"))
+        engine.dispose()
+        env |= {"DB": "sqlite", "MNIST_PLAYGROUND_CLASS_DB": url}  # the URL wins over DB in run.sh
+        env.pop("CLASS_DB_FILE", None)
+    else:
+        env |= {"DB": "sqlite", "CLASS_DB_FILE": str(rundir / "class.sqlite")}
+        env.pop("MNIST_PLAYGROUND_CLASS_DB", None)
+        url = f"sqlite:///{rundir / 'class.sqlite'}"
+    with open(rundir / "run.sh.log", "w") as log:  # the child keeps its own descriptor
+        run = subprocess.Popen([str(ROOT / "deploy/run.sh")], cwd=ROOT, env=env, stdout=log,
+                               stderr=subprocess.STDOUT, start_new_session=True)
+    base = f"http://{CLASS_LISTEN}"
+    for _ in range(240):
+        try:
+            with urllib.request.urlopen(f"{base}/_stcore/health", timeout=2):
+                return run, base, url
+        except OSError:
+            if run.poll() is not None:
+                break
+            time.sleep(0.5)
+    stop_server(run)
+    raise SystemExit(f"deploy/run.sh did not come up: see {rundir}/run.sh.log and {rundir}/logs")
+
+
+def sa_engine(url: str):
+    return classdb.engine_for(url)
+
+
+def app_pids(rundir: Path) -> dict:
+    """port -> pid of the app processes run.sh started (its pid files)."""
+    pids = {}
+    for f in rundir.glob("app-*.pid"):
+        with contextlib.suppress(OSError, ValueError):
+            pids[f.stem[4:]] = int(f.read_text())
+    return pids
+
+
+async def watch_class(rundir: Path, engine, state: dict, every: float = 0.5):
+    """Every ``every`` s: the jobs table (idle slot while someone waits; jobs per process) and each app
+    process's RSS."""
+
+    def look():
+        with engine.connect() as conn:
+            slots = dict(conn.execute(sa.select(hosts.c.host, hosts.c.slots)).all())
+            rows = conn.execute(sa.select(jobs.c.id, jobs.c.host, jobs.c.process, jobs.c.state)).all()
+        return slots, rows
+
+    idle_since = None
+    while True:
+        now = time.perf_counter()
+        for port, pid in app_pids(rundir).items():
+            state["pids"].setdefault(port, set()).add(pid)
+            state["rss"][port] = max(state["rss"].get(port, 0.0), memory_mb([pid]))
+        try:
+            slots, rows = await asyncio.to_thread(look)
+        except Exception as e:  # noqa: BLE001 - a locked or busy database: count it, look again
+            state["look_errors"] += 1
+            state["last_look_error"] = f"{type(e).__name__}: {str(e)[:120]}"
+            await asyncio.sleep(every)
+            continue
+        state["samples"] += 1
+        idle = False
+        for host, limit in slots.items():
+            running = [r for r in rows if r.host == host and r.state == "running"]
+            waiting = [r for r in rows if r.host == host and r.state == "waiting"]
+            state["max_running"] = max(state["max_running"], len(running))
+            state["max_waiting"] = max(state["max_waiting"], len(waiting))
+            idle |= bool(waiting) and len(running) < limit
+            for r in running:
+                state["ran"].setdefault(r.process, set()).add(r.id)
+        if idle:
+            state["idle_samples"] += 1
+            idle_since = now if idle_since is None else idle_since
+            state["idle_max_s"] = max(state["idle_max_s"], now - idle_since + every)  # at most this long
+        else:
+            idle_since = None
+        await asyncio.sleep(max(0.0, every - (time.perf_counter() - now)))
+
+
+async def run_class(n: int, base: str, rundir: Path, url: str, digits, args) -> dict:
+    engine = sa_engine(url)
+    challenge = challenges.create(engine, "Load test", "mnist_test", time.time() + 86400)
+    load = Load()
+    state = {"pids": {}, "rss": {}, "samples": 0, "idle_samples": 0, "idle_max_s": 0.0, "look_errors": 0,
+             "max_running": 0, "max_waiting": 0, "ran": {}}
+    watcher = asyncio.create_task(watch_class(rundir, engine, state))
+    end = asyncio.get_running_loop().time() + args.deadline
+    t0, cpu0 = time.perf_counter(), time.process_time()
+    records = await asyncio.gather(*(class_student(i, n, base, load, digits, end, args) for i in range(n)))
+    total = time.perf_counter() - t0
+    watcher.cancel()
+    await asyncio.gather(watcher, return_exceptions=True)
+    board = challenges.leaderboard(engine, challenge)
+    samples = sum(classdb.counts(engine).values())  # drawings in the class set
+    hwm = {port: max(memory_mb([pid], "VmHWM") for pid in pids) for port, pids in state["pids"].items()}
+    if url.startswith("sqlite"):
+        path = Path(url.removeprefix("sqlite:///"))
+        # the file, and with its -wal and -shm (the WAL file keeps its size after a checkpoint: ~4 MB)
+        db_mb = [path.stat().st_size / 2**20, sum(p.stat().st_size for p in path.parent.glob(path.name + "*")) / 2**20]
+    else:
+        with engine.connect() as conn:
+            db_mb = [conn.execute(sa.text("SELECT pg_database_size(current_database())")).scalar_one() / 2**20]
+    engine.dispose()
+    trained = [r for r in records if "train_s" in r]
+    backends = {}
+    for r in trained:
+        backends[r.get("backend")] = backends.get(r.get("backend"), 0) + 1
+    return {
+        "sessions": n, "completed": sum("ok" in r for r in records), "failed": sum("error" in r for r in records),
+        "first_errors": [r["error"] for r in records if "error" in r][:5], "total_s": total,
+        "exceptions": len(load.exceptions), "first_exceptions": sorted(set(load.exceptions))[:3],
+        "all_ms": spread([d["latency"] for d in load.draws], 50, 95, 100, scale=1000),
+        "busy_ms": spread([d["latency"] for d in load.draws if d["busy"]], 50, 95, 100, scale=1000),
+        "right": [sum(d["correct"] for d in load.draws), len(load.draws)],
+        "add_ms": spread(load.adds, 50, 95, 100, scale=1000), "added": len(load.adds),
+        "trained": len(trained), "train_s": spread([r["train_s"] for r in trained], 50, 100),
+        "accuracy": spread([r["accuracy"] for r in trained], 50)[0], "max_queue": load.max_queue,
+        "submit_ms": spread([r["submit_s"] for r in records if "submit_s" in r], 50, 95, scale=1000),
+        "board_s": spread([r["on_board_s"] for r in records if r.get("on_board_s") is not None], 50, 100),
+        "board_rows": len(board), "class_samples": samples,
+        "queue_samples": state["samples"], "idle_samples": state["idle_samples"],
+        "idle_max_s": state["idle_max_s"] if state["idle_samples"] else 0.0, "look_errors": state["look_errors"],
+        "last_look_error": state.get("last_look_error"),
+        "max_running": state["max_running"], "max_waiting": state["max_waiting"],
+        "jobs_per_process": {p.split(":")[1] if ":" in p else p: len(ids) for p, ids in state["ran"].items()},
+        "students_per_backend": backends,
+        "rss_peak_mb": state["rss"], "rss_hwm_mb": hwm, "restarts": {p: len(s) - 1 for p, s in state["pids"].items()},
+        "db_mb": db_mb, "client_cpu_s": time.process_time() - cpu0, "records": records, "draws": load.draws,
+    }
+
+
+CLASS_COLUMNS = [
+    ("N", "sessions", "{}"), ("ok", "completed", "{}"), ("failed", "failed", "{}"), ("exc", "exceptions", "{}"),
+    ("total s", "total_s", "{:.0f}"), ("draws p50/p95/max ms", "all_ms", "{:.0f}"),
+    ("add p50/p95/max ms", "add_ms", "{:.0f}"), ("trained", "trained", "{}"),
+    ("train p50/max s", "train_s", "{:.1f}"), ("acc %", "accuracy", "{:.2f}"), ("queue", "max_queue", "{}"),
+    ("submit p50/p95 ms", "submit_ms", "{:.0f}"), ("on board p50/max s", "board_s", "{:.1f}"),
+    ("board rows", "board_rows", "{}"), ("idle-slot samples", "idle_samples", "{}"),
+    ("DB MB (+WAL)", "db_mb", "{:.2f}"), ("client cpu s", "client_cpu_s", "{:.1f}"),
+]
+
+
+def measure_class(n: int, args, extra_env: dict, digits) -> dict:
+    rundir = Path(tempfile.mkdtemp(prefix="load-class-"))
+    run, base, url = start_class(args, rundir, extra_env)
+    try:
+        print(f"\nN={n}: deploy/run.sh K={args.k} DB={args.db} behind {base}; "
+              f"MNIST_PLAYGROUND_MAX_JOBS={extra_env['MNIST_PLAYGROUND_MAX_JOBS']}; "
+              f"files and logs in {rundir}", flush=True)
+        result = asyncio.run(run_class(n, base, rundir, url, digits, args))
+        result["rundir"] = str(rundir)
+        return result
+    finally:
+        stop_server(run)
+
+
+def print_class(r: dict):
+    print_table([r], CLASS_COLUMNS)
+    print(f"  queue: {r['queue_samples']} samples of the jobs table every 0.5 s; {r['idle_samples']} with a job "
+          f"waiting while fewer than the host's slots ran (longest such stretch <= {r['idle_max_s']:.1f} s); "
+          f"at most {r['max_running']} running, {r['max_waiting']} waiting; {r['look_errors']} failed looks"
+          + (f" ({r['last_look_error']})" if r["last_look_error"] else ""))
+    print(f"  jobs seen running per app process (pid): {r['jobs_per_process']}; "
+          f"students trained per nginx backend cookie: {r['students_per_backend']}")
+    print("  RSS peak per app process (port: MB): "
+          + ", ".join(f"{p}: {v:.0f}" for p, v in sorted(r['rss_peak_mb'].items()))
+          + "; VmHWM: " + ", ".join(f"{p}: {v:.0f}" for p, v in sorted(r['rss_hwm_mb'].items()))
+          + f"; restarts: {r['restarts']}")
+    print(f"  class set: {r['class_samples']}; draws right {r['right'][0]}/{r['right'][1]}; "
+          f"adds {r['added']}; class DB {'/'.join(f'{v:.2f}' for v in r['db_mb'])} MB; logs in {r['rundir']}/logs")
+    for error in r["first_errors"]:
+        print(f"  error: {error}")
+    for error in r["first_exceptions"]:
+        print(f"  a page showed: {error}")
+
+
 def main():
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--sessions", type=int, nargs="+", default=[5, 10, 30], help="numbers of students")
@@ -500,12 +847,30 @@ def main():
     p.add_argument("--pid", type=int, action="append", default=[], help="with --url: a server pid, for RSS")
     p.add_argument("--seed", type=int, default=0, help="picks the test images")
     p.add_argument("--json", help="save the results here")
+    p.add_argument("--scenario", choices=("single", "class"), default="single",
+                   help="single: one fresh server per N (steps 1-5); class: deploy/run.sh, a shared class DB, "
+                        "a challenge (see CLASS SCENARIO in the docstring)")
+    p.add_argument("--k", type=int, default=2, help="class: app processes behind nginx")
+    p.add_argument("--db", choices=("sqlite", "postgres"), default="sqlite", help="class: the class database")
+    p.add_argument("--link", default=None, help=f"class: the Train link (default {CLASS_LINK})")
+    p.add_argument("--watch", type=float, default=10.0, help="class: seconds to watch the leaderboard")
+    p.add_argument("--add-gap", type=float, default=3.3, help="class: seconds between two class-set adds (limit 3)")
     args = p.parse_args()
+    if args.scenario == "class":
+        if args.url:
+            p.error("--scenario class starts its own deploy/run.sh: no --url")
+        args.sessions = [60] if "--sessions" not in sys.argv else args.sessions
+        args.draws = 5 if "--draws" not in sys.argv else args.draws
+        args.deadline = 1500 if "--deadline" not in sys.argv else args.deadline
+        args.session_deadline = 1400 if "--session-deadline" not in sys.argv else args.session_deadline
+        args.link = args.link or CLASS_LINK
     if args.url and urllib.parse.urlparse(args.url).hostname != "127.0.0.1":
         p.error("--url must be on 127.0.0.1")
     extra_env = dict(kv.split("=", 1) for kv in args.env)
     print("data:", os.environ.get("MNIST_PLAYGROUND_DATA") or "MNIST_PLAYGROUND_DATA unset, the app's cache")
     test = load_dataset("mnist")
+    if args.scenario == "class":
+        extra_env.setdefault("MNIST_PLAYGROUND_MAX_JOBS", os.environ.get("MNIST_PLAYGROUND_MAX_JOBS", "1"))
     knobs = {k: "default" for k in KNOBS} | {k: v for k, v in (os.environ | extra_env).items()
                                              if k.startswith(("MNIST_PLAYGROUND_", "STREAMLIT_"))}
     print(f"cpus: {os.cpu_count()}  " + "  ".join(f"{k}={v}" for k, v in knobs.items())
@@ -518,6 +883,10 @@ def main():
     results = []
     try:
         for n in args.sessions:
+            if args.scenario == "class":
+                results.append(measure_class(n, args, extra_env, (test.x_test, test.y_test)))
+                print_class(results[-1])
+                continue
             results.append(measure(n, args, extra_env, (test.x_test, test.y_test)))
             print_table(results[-1:])
             for error in results[-1]["first_errors"]:
@@ -526,9 +895,16 @@ def main():
                 print(f"  a page showed: {error}")
     except KeyboardInterrupt:
         print("\ninterrupted")
-    print("\nbusy draws: while some student's job was queued or training; p50/p95/max over the run's draws;"
-          "\nexc: tracebacks the pages showed (the students went on)")
-    print_table(results)
+    if args.scenario == "class":
+        print("\nclass scenario: add = 'Add to the class set' to its success; submit = 'Submit this run' to "
+              "'Scored'; on board = submit to the nickname in the leaderboard fragment; idle-slot samples: "
+              "see the queue line")
+        for r in results:
+            print_class(r)
+    else:
+        print("\nbusy draws: while some student's job was queued or training; p50/p95/max over the run's draws;"
+              "\nexc: tracebacks the pages showed (the students went on)")
+        print_table(results)
     if args.json:
         Path(args.json).write_text(json.dumps({"args": vars(args), "knobs": knobs, "cpus": os.cpu_count(),
                                                "results": results}, indent=1))
