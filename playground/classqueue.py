@@ -210,6 +210,9 @@ class ClassSlots(Slots):
                 with self._cond:
                     if job in self._rows and self._rows[job] is None:
                         self._rows[job] = self._insert_row(conn, job, now)
+                admit(conn, self.host, now, self.timeout)  # a free slot is taken at once
+                line = self._read(conn)  # and its place known
+            self._take(line)
         except SQLAlchemyError as e:
             self._failed(e)
 

@@ -126,6 +126,8 @@ def start_app(tmp_path_factory):
 
     def start(**env):
         log = tmp_path_factory.mktemp("streamlit") / "server.log"
+        # a class database of its own (never the user's, nor another test server's queue)
+        env.setdefault("MNIST_PLAYGROUND_CLASS_DB", f"sqlite:///{log.parent / 'class.sqlite'}")
         server = AppServer({**os.environ, **env}, log)
         servers.append(server)
         return server.wait_healthy()

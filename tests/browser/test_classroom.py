@@ -50,7 +50,7 @@ def test_the_second_student_waits_in_the_queue_and_trains_once_the_first_tab_is_
         queued = main(bob).get_by_text(re.compile(r"^Queued: position 1 of 1, about \d+ (s|min)\."))
         expect(queued).to_be_visible()
         expect(bob.get_by_text("Model: queued (1 of 1)")).to_be_visible()
-        expect(bob.get_by_text("Server: 1 training, 1 waiting (at most 1 at once)")).to_be_visible()
+        expect(bob.get_by_text("Class: 1 training, 1 waiting (at most 1 at once)")).to_be_visible()
         expect(button(bob, "Stop training")).to_be_enabled()
         snapshot(bob, "queued", full_page=False)
         no_exception(bob)

@@ -415,6 +415,8 @@ def test_with_one_slot_a_second_student_is_queued_then_trains(server):
 
     bob.button(key="train").click().run()
     second = bob.session_state["job"]
+    wait_until(lambda: second.status().queue is not None)  # its place in the class's line is known
+    bob.run()
     [queued] = texts(bob.warning)
     assert queued.startswith("Queued: position 1 of 1, about ") and "trains one model at a time" in queued
     assert bob.button(key="stop").label == "Stop training" and not bob.button(key="stop").disabled
