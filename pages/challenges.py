@@ -40,7 +40,7 @@ def when(challenge, now) -> str:
 
 now = time.time()
 by_id = {c.id: c for c in found}
-ids = sorted(by_id, key=lambda i: (not by_id[i].is_open(now), -i))  # open ones first, newest first
+ids = sorted(by_id, reverse=True)  # newest first; an order that stays when one closes, so the pick does too
 if st.session_state.get("challenge") not in by_id:
     st.session_state.pop("challenge", None)
 picked = st.selectbox("Challenge", ids, key="challenge",

@@ -61,7 +61,7 @@ def test_a_student_submits_a_run_and_sees_it_ranked(app, class_env):
     sgd = challenges.create(class_env, "Plain SGD", "mnist_test", time.time() + 3600, challenges.Rules(("sgd",)))
     trained(app)
     open_page(app, "challenges")
-    assert app.selectbox(key="challenge").value == sgd  # the newest open one first
+    assert app.selectbox(key="challenge").value == sgd  # the newest first
     assert any(t.startswith("This run cannot enter: it trained with adam") for t in texts(app.warning))
     assert app.button(key="challenge_submit").disabled
     app.session_state["challenge"] = first
