@@ -29,3 +29,14 @@ def on_failure_screenshot(request):
     if rep is not None and rep.failed:
         name = re.sub(r"[^\w.-]+", "_", request.node.name)
         page.screenshot(path=str(ROOT / "test-results" / f"{name}.png"), full_page=True)
+
+
+TOKEN = "a-token-for-the-browser-test"  # the teacher's, on class_server
+
+
+@pytest.fixture(scope="module")
+def class_server(start_app, shared_data_dir, tmp_path_factory):
+    """The app with a class database of its own and a teacher token."""
+    db = tmp_path_factory.mktemp("class") / "class.sqlite"
+    return start_app(MNIST_PLAYGROUND_DATA=str(shared_data_dir), MNIST_PLAYGROUND_CLASS_DB=f"sqlite:///{db}",
+                     MNIST_PLAYGROUND_TEACHER_TOKEN=TOKEN)

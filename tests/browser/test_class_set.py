@@ -10,18 +10,11 @@ from playwright.sync_api import expect
 
 from mlp.data import _parse_idx
 from tests import strokes
+from tests.browser.conftest import TOKEN
 from tests.browser.helpers import TIMEOUT, button, draw, main, no_exception, open_app, whole_page
 from tests.browser.test_insight import go_to, small_runs_settings, train
 
 pytestmark = pytest.mark.browser
-TOKEN = "a-token-for-the-browser-test"
-
-
-@pytest.fixture(scope="module")
-def class_server(start_app, shared_data_dir, tmp_path_factory):
-    db = tmp_path_factory.mktemp("class") / "class.sqlite"
-    return start_app(MNIST_PLAYGROUND_DATA=str(shared_data_dir), MNIST_PLAYGROUND_CLASS_DB=f"sqlite:///{db}",
-                     MNIST_PLAYGROUND_TEACHER_TOKEN=TOKEN)
 
 
 def student_adds(context, server, digit, nickname):

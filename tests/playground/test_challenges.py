@@ -20,14 +20,6 @@ from playground.runs import RunHistory
 HOUR = 3600.0
 
 
-@pytest.fixture
-def db(class_db_url):
-    engine = classdb.engine_for(class_db_url)
-    classdb.migrate(engine)
-    yield engine
-    engine.dispose()
-
-
 def filed(trainer, model=None, **config):
     """The trainer's run as the Train page files it, with ``config`` fields replaced (and ``model``)."""
     return RunHistory().add("mnist", {**trainer.start_config.to_dict(), **config}, trainer.history, "finished",

@@ -18,14 +18,6 @@ from playground.classdb import ClassDBError, Refused
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 
-@pytest.fixture
-def db(class_db_url):
-    engine = classdb.engine_for(class_db_url)
-    classdb.migrate(engine)
-    yield engine
-    engine.dispose()
-
-
 def digit(k):
     image = np.zeros((28, 28), np.uint8)
     image[4 + k:10 + k, 8:20] = 255

@@ -19,14 +19,6 @@ ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)
 WAIT = 60.0  # seconds any wait below may take on a busy machine before it is a failure
 
 
-@pytest.fixture
-def db(class_db_url):
-    engine = classdb.engine_for(class_db_url)
-    classdb.migrate(engine)
-    yield engine
-    engine.dispose()
-
-
 class Job:
     def __init__(self, seconds=10.0):
         self.seconds = seconds
