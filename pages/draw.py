@@ -177,7 +177,9 @@ else:
         "drawing": st.column_config.ImageColumn("drawing", width="small"),
         "right": st.column_config.CheckboxColumn("right")})
     a, b = st.columns([1, 3])
-    a.download_button("Download (.npz)", kept.to_npz, f"my-{data.name}-drawings.npz",
+    # the file goes with the page (a small one, made once per set of drawings), not made on click:
+    # on a busy server, a file made on click left the button spinning with no download
+    a.download_button("Download (.npz)", kept.to_npz(), f"my-{data.name}-drawings.npz",
                       "application/octet-stream", key="drawings_download",
                       help="x: the (n, 28, 28) uint8 images, y: their true labels, "
                            "predicted: what the network said.")

@@ -86,6 +86,23 @@ def test_the_npz_is_mnist_format_and_loads_without_pickle():
         np.testing.assert_array_equal(f["x"][1], store.rows[1].image)
 
 
+def test_the_file_is_made_once_per_set_of_drawings():
+    """The Draw page asks for the file on every rerun: the same drawings give the same bytes, made once;
+    a drawing kept or a clear makes a new file."""
+    store = Drawings(DIGITS)
+    store.add(image(0), 1, 1)
+    first = store.to_npz()
+    assert store.to_npz() is first
+    store.add(image(1), 2, 2)
+    second = store.to_npz()
+    assert second is not first and store.to_npz() is second
+    with np.load(io.BytesIO(second), allow_pickle=False) as f:
+        assert f["y"].tolist() == [1, 2]
+    store.clear()
+    with np.load(io.BytesIO(store.to_npz()), allow_pickle=False) as f:
+        assert f["x"].shape == (0, 28, 28)
+
+
 def test_an_empty_list_downloads_as_empty_arrays_and_clear_empties_it():
     store = Drawings(DIGITS)
     store.add(image(0), 1, 1)
