@@ -1,9 +1,12 @@
-"""Students in real browser tabs: a one-slot server's queue, and what a reload or a copied address gives."""
+"""Students in real browser tabs: a one-slot server's queue, a class's queue across two app
+processes when one of them is killed, and what a reload or a copied address gives."""
 import re
+import time
 
 import pytest
 from playwright.sync_api import expect
 
+from playground import classqueue
 from tests.browser.helpers import (TIMEOUT, button, main, no_exception, snapshot, wait_for_points,
                                    wait_for_update_above)
 
@@ -60,6 +63,45 @@ def test_the_second_student_waits_in_the_queue_and_trains_once_the_first_tab_is_
         expect(main(bob).get_by_text(re.compile(r"^running: update [\d,]+ of 7,850"))).to_be_visible()
         wait_for_points(bob, 2)  # the curves grow
         expect(bob.get_by_text(re.compile(r"^Model: training"))).to_be_visible()
+        no_exception(bob)
+        stop(bob)
+    finally:
+        alice_tab.close()
+        bob_tab.close()
+
+
+def test_a_student_waiting_behind_a_killed_app_process_trains_within_the_heartbeat_timeout(
+        browser, start_app, shared_data_dir, tmp_path):
+    """Two app processes of one machine share the class's queue and its one training slot: Alice
+    trains on the first, Bob waits on the second; the first process is killed (no goodbye to the
+    database) and Bob's training starts once that process has been silent for the timeout."""
+    expect.set_options(timeout=TIMEOUT)
+    shared = {"MNIST_PLAYGROUND_DATA": str(shared_data_dir), "MNIST_PLAYGROUND_MAX_JOBS": "1",
+              "MNIST_PLAYGROUND_CLASS_DB": f"sqlite:///{tmp_path / 'class.sqlite'}"}
+    first, second = start_app(**shared), start_app(**shared)
+    alice_tab = browser.new_context(viewport={"width": 1400, "height": 950})
+    bob_tab = browser.new_context(viewport={"width": 1400, "height": 950})
+    running = re.compile(r"^running: update [\d,]+ of 7,850")
+    try:
+        alice = open_train(alice_tab, first)
+        button(alice, "Train").click()
+        expect(main(alice).get_by_text(running)).to_be_visible()
+
+        bob = open_train(bob_tab, second)
+        button(bob, "Train").click()
+        queued = main(bob).get_by_text(re.compile(r"^Queued: position 1 of 1, about \d+ (s|min)\."))
+        expect(queued).to_be_visible()
+        expect(bob.get_by_text("Class: 1 training, 1 waiting (at most 1 at once)")).to_be_visible()
+
+        first.proc.kill()  # SIGKILL: the process cannot tell the database it has gone
+        killed = time.monotonic()
+        first.proc.wait(30)
+        expect(queued).to_have_count(0)
+        took = time.monotonic() - killed
+        expect(main(bob).get_by_text(running)).to_be_visible()
+        wait_for_points(bob, 2)
+        assert took > classqueue.TIMEOUT - 1, f"started {took:.1f} s after the kill, before the timeout"
+        expect(bob.get_by_text(re.compile(r"^Class: 1 training, 0 waiting"))).to_be_visible()
         no_exception(bob)
         stop(bob)
     finally:
