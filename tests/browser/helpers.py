@@ -3,6 +3,7 @@ import contextlib
 import os
 from pathlib import Path
 
+from playwright.sync_api import TimeoutError as PlaywrightTimeoutError
 from playwright.sync_api import expect
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -121,12 +122,19 @@ INKED_JS = """c => { const d = c.getContext('2d').getImageData(0, 0, c.width, c.
                      for (let i = 0; i < d.length; i += 4) if (d[i] > 128) return true; return false; }"""
 
 
-def draw(page, digit_strokes):
+def idle(page):
+    """Wait until no script runs for the page (what it shows is the last run's)."""
+    expect(page.get_by_test_id("stApp")).to_have_attribute("data-test-script-state", "notRunning")
+
+
+def draw(page, digit_strokes, attempts=3):
     """Draw strokes on the canvas with the mouse, pressing the button down for each stroke.
 
-    A canvas that has only just been mounted (after Clear) may miss the first mouse events while
-    the page reruns: if nothing shows on the canvas afterwards, wait for the page and draw again."""
-    for attempt in range(2):
+    Strokes drawn while the page reruns (just after Clear, or the rerun a finished training asks
+    for) may be lost, the canvas being mounted or redrawn meanwhile: if none shows on the canvas
+    within a few seconds, wait for the page and draw again."""
+    for attempt in range(attempts):
+        idle(page)
         canvas = page.locator("canvas.upper-canvas")
         expect(canvas).to_be_visible()
         box = canvas.bounding_box()
@@ -137,7 +145,26 @@ def draw(page, digit_strokes):
             for x, y in stroke[1:]:
                 page.mouse.move(x0 + x, y0 + y)
             page.mouse.up()
-        if page.locator("canvas.dc-canvas.lower-canvas").evaluate(INKED_JS):
+        drawing = page.locator("canvas.dc-canvas.lower-canvas").element_handle()
+        try:
+            page.wait_for_function(f"({INKED_JS})", arg=drawing, timeout=5_000)
             return
-        expect(page.get_by_test_id("stApp")).to_have_attribute("data-test-script-state", "notRunning")
-    raise AssertionError("the canvas shows none of the strokes drawn on it")
+        except PlaywrightTimeoutError:
+            pass
+    raise AssertionError(f"the canvas shows none of the strokes drawn on it, {attempts} times")
+
+
+def click_until(page, target, done, attempts=3, timeout=20_000):
+    """Click ``target`` once the page is idle, until ``done(timeout)`` (an assertion waiting up to
+    ``timeout`` ms) holds. On a busy machine a click that came as a run ended was seen to have
+    no effect at all, as if lost between two runs; a learner would click again, and so does
+    this, up to ``attempts`` times."""
+    for attempt in range(attempts):
+        idle(page)
+        target.click()
+        try:
+            done(timeout)
+            return
+        except AssertionError:
+            if attempt == attempts - 1:
+                raise

@@ -7,14 +7,10 @@ import pytest
 from playwright.sync_api import expect
 
 from tests.browser.conftest import TOKEN
-from tests.browser.helpers import TIMEOUT, button, main, no_exception, open_app, part, whole_page
+from tests.browser.helpers import TIMEOUT, button, idle, main, no_exception, open_app, part, whole_page
 from tests.browser.test_insight import go_to, small_runs_settings, train
 
 pytestmark = pytest.mark.browser
-
-
-def idle(page):
-    expect(page.get_by_test_id("stApp")).to_have_attribute("data-test-script-state", "notRunning")
 
 
 def create(teacher, title, goal, solver=None):

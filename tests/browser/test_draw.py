@@ -10,7 +10,7 @@ import pytest
 from PIL import Image
 from playwright.sync_api import expect
 
-from tests.browser.helpers import button, draw, main, no_exception, open_app, whole_page
+from tests.browser.helpers import button, click_until, draw, idle, main, no_exception, open_app, whole_page
 from tests.strokes import STYLES
 
 pytestmark = pytest.mark.browser
@@ -23,10 +23,6 @@ def go_to(page, title, url_path):
     page.get_by_test_id("stSidebarNav").get_by_role("link", name=title).click()
     expect(page).to_have_url(re.compile(rf"/{url_path}(\?.*)?$"))
     expect(main(page).get_by_role("heading", name=title, exact=True)).to_be_visible()
-
-
-def idle(page):
-    expect(page.get_by_test_id("stApp")).to_have_attribute("data-test-script-state", "notRunning")
 
 
 def sent_drawing(payload) -> np.ndarray | None:
@@ -91,8 +87,7 @@ def test_a_serifed_1_a_looped_9_and_a_test_image_on_the_canvas(page, app_server,
         expect(prediction).to_have_text(f"prediction: {label}")
         no_exception(page)
         old_canvas = page.locator("canvas.upper-canvas").element_handle()
-        button(page, "Clear").click()
-        expect(prediction).to_have_count(0)
+        click_until(page, button(page, "Clear"), lambda timeout: expect(prediction).to_have_count(0, timeout=timeout))
         page.wait_for_function("el => !el.isConnected", arg=old_canvas)  # Clear mounts a new canvas
         idle(page)
 
@@ -100,8 +95,8 @@ def test_a_serifed_1_a_looped_9_and_a_test_image_on_the_canvas(page, app_server,
     for _ in range(3):  # a network this good names nearly every test image: allow one miss in three
         before = caption.inner_text() if caption.count() else None
         sent.clear()
-        button(page, "Put a test image on the canvas").click()
-        expect(caption).not_to_have_text(before or "")
+        click_until(page, button(page, "Put a test image on the canvas"),
+                    lambda timeout: expect(caption).not_to_have_text(before or "", timeout=timeout))
         index, label = CAPTION.match(caption.inner_text()).groups()
         index = int(index.replace(",", ""))
         assert int(label) == mnist.y_test[index] and index not in seen
@@ -131,8 +126,8 @@ def test_a_serifed_1_a_looped_9_and_a_test_image_on_the_canvas(page, app_server,
     choice.click()
     page.get_by_role("option", name=re.compile(rf"^{label}( \(right\))?$")).click()
     idle(page)
-    button(page, "Keep this drawing").click()
-    expect(main(page).get_by_text(re.compile(r"^\d of 1 right \(\d+%\); 199 more can be kept\.$"))).to_be_visible()
+    kept = main(page).get_by_text(re.compile(r"^\d of 1 right \(\d+%\); 199 more can be kept\.$"))
+    click_until(page, button(page, "Keep this drawing"), lambda timeout: expect(kept).to_be_visible(timeout=timeout))
     expect(button(page, "Keep this drawing")).to_be_disabled()
     expect(main(page).get_by_test_id("stDataFrame")).to_be_visible()
     no_exception(page)
