@@ -81,7 +81,6 @@ def live_chart(fig, key, run):
     """
     ss = st.session_state
     count, last_run, last = ss.get(key, (0, None, None))
-    ss[key] = (count + 1, run, fig)
     new = "ab"[count % 2]  # the two charts take turns on top
     overlay(key, new)
     with st.container(key=key):
@@ -90,6 +89,9 @@ def live_chart(fig, key, run):
             with st.container(key=f"{key}_{slot}"):
                 if shown is not None:
                     st.plotly_chart(shown, width="stretch", key=f"{key}_{slot}_chart")
+    # kept only once both are sent: a run cut short by the next one on a busy server would otherwise
+    # leave as "drawn last time" a figure the browser never got, and both charts would mount afresh
+    ss[key] = (count + 1, run, fig)
 
 
 # ----------------------------------------------------------------------------
