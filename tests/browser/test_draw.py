@@ -122,9 +122,9 @@ def test_a_serifed_1_a_looped_9_and_a_test_image_on_the_canvas(page, app_server,
     expect(button(page, "Keep this drawing")).to_be_enabled()
     choice = main(page).get_by_test_id("stSelectbox")
     expect(choice).to_have_count(1)  # a rerun for a new drawing may still show the old one's for a moment
-    idle(page)
-    choice.click()
-    page.get_by_role("option", name=re.compile(rf"^{label}( \(right\))?$")).click()
+    option = page.get_by_role("option", name=re.compile(rf"^{label}( \(right\))?$"))
+    click_until(page, choice, lambda timeout: expect(option).to_be_visible(timeout=timeout))  # the list opens
+    option.click()
     idle(page)
     kept = main(page).get_by_text(re.compile(r"^\d of 1 right \(\d+%\); 199 more can be kept\.$"))
     click_until(page, button(page, "Keep this drawing"), lambda timeout: expect(kept).to_be_visible(timeout=timeout))
