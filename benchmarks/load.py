@@ -136,6 +136,7 @@ class Student:
         self.success, self.table = None, None  # the last success alert; the last dataframe's Arrow bytes
         self.done = self.failure = self.prediction = None
         self.promised = self.started = None  # (time, seconds) of the first "about N s"; training's start
+        self.phase = "opening the Train page"  # what the student does: said if the session fails
         self.reload = False
         self.runs, self.finished = [], set()  # ids of the full runs started / finished successfully
         self.timers = {}  # fragment id -> (interval, task)
@@ -324,34 +325,51 @@ def canvas_value(image: np.ndarray) -> str:
     return json.dumps({"drawing": {"raw": raw, "data": data}})
 
 
-async def student(i: int, n: int, base: str, load: Load, digits, end: float, args) -> dict:
-    """Student ``i`` of ``n``: steps 1-5 of the module's docstring; return its record."""
-    rng = random.Random(args.seed * 1000 + i)
-    me, record, phase = Student(base, load), {"student": i}, "opening the Train page"
+async def session(i: int, n: int, base: str, load: Load, end: float, args, record: dict, link: str,
+                  then) -> dict:
+    """A student's tab: it arrives in turn over ``args.ramp`` seconds, opens the Train page with
+    ``link``, trains, goes to Draw and does ``await then(me)``; ``me.phase`` says what it does,
+    for the error if it fails. Return ``record``.
+
+    A failure, or the deadline, ends the session with ``record["error"]`` set; ``record["ok"]``
+    says it went through. The tab is closed in any case."""
+    me = Student(base, load)
     deadline = asyncio.timeout_at(min(end, asyncio.get_running_loop().time() + args.session_deadline))
     try:
         async with deadline:
             await asyncio.sleep(args.ramp * i / max(n - 1, 1))
             t0 = time.perf_counter()
-            await me.open("train", SHARED_LINK)
+            await me.open("train", link)
             record["open_s"] = time.perf_counter() - t0
-            phase = "training"
+            if backend := next((c.value for c in me.jar if c.name == "mnist_backend"), None):
+                record["backend"] = backend  # which app process nginx gave it
+            me.phase = "training"
             await train(me, load, record)
-            phase = "drawing"
+            me.phase = "drawing"
             if me.promised and me.started:  # the queue's "about N s" against the wait that followed
                 record.update(wait_promised=me.promised[1], wait_actual=me.started - me.promised[0])
             await me.goto("draw", lambda: me.canvas is not None)
-            for k in range(args.draws):
-                index = rng.randrange(len(digits[1]))
-                value, label = canvas_value(digits[0][index]), str(digits[1][index])
-                await asyncio.sleep(args.think * rng.uniform(0.5, 1.5))
-                await draw(me, load, k, value, label)
+            await then(me)
             record["ok"] = True
     except (SessionError, OSError, ConnectionClosed) as e:
-        record["error"] = why_failed(e, deadline, phase)
+        record["error"] = why_failed(e, deadline, me.phase)
     finally:
         await me.close()
     return record
+
+
+async def student(i: int, n: int, base: str, load: Load, digits, end: float, args) -> dict:
+    """Student ``i`` of ``n``: steps 1-5 of the module's docstring; return its record."""
+    rng = random.Random(args.seed * 1000 + i)
+
+    async def drawing(me):
+        for k in range(args.draws):
+            index = rng.randrange(len(digits[1]))
+            value, label = canvas_value(digits[0][index]), str(digits[1][index])
+            await asyncio.sleep(args.think * rng.uniform(0.5, 1.5))
+            await draw(me, load, k, value, label)
+
+    return await session(i, n, base, load, end, args, {"student": i}, SHARED_LINK, drawing)
 
 
 async def train(me, load, record):
@@ -563,85 +581,68 @@ async def class_student(i: int, n: int, base: str, load: Load, digits, end: floa
     nickname, submit the run to the challenge, and watch the leaderboard until the nickname is on it."""
     rng = random.Random(args.seed * 1000 + i)
     nick = f"student-{i:03d}"
-    me, record, phase = Student(base, load), {"student": i, "nickname": nick}, "opening the Train page"
-    deadline = asyncio.timeout_at(min(end, asyncio.get_running_loop().time() + args.session_deadline))
+    record = {"student": i, "nickname": nick}
 
-    async def press(label, widgets=(), wanted=None):
-        """Send ``widgets`` with a click on ``label``; wait for ``wanted()``, a failure or the run's end."""
-        if label not in me.buttons:
-            raise SessionError(f"no {label!r} button" + (f"; the page shows: {me.failure}" if me.failure else ""))
-        me.success, me.failure, mark = None, None, len(me.runs)
-        await me.rerun(widgets=[*widgets, WidgetState(id=me.buttons[label], trigger_value=True)])
-        await me.until(lambda: (wanted and wanted()) or me.failure or (not wanted and me.settled(mark)))
-        if me.failure:
-            raise SessionError(f"{label}: {me.failure}")
+    async def in_class(me):
+        async def press(label, widgets=(), wanted=None):
+            """Send ``widgets`` with a click on ``label``; wait for ``wanted()``, a failure or the run's end."""
+            if label not in me.buttons:
+                raise SessionError(f"no {label!r} button" + (f"; the page shows: {me.failure}" if me.failure else ""))
+            me.success, me.failure, mark = None, None, len(me.runs)
+            await me.rerun(widgets=[*widgets, WidgetState(id=me.buttons[label], trigger_value=True)])
+            await me.until(lambda: (wanted and wanted()) or me.failure or (not wanted and me.settled(mark)))
+            if me.failure:
+                raise SessionError(f"{label}: {me.failure}")
 
-    def typed(label, value):
-        if label not in me.inputs:
-            raise SessionError(f"no {label!r} field")
-        return WidgetState(id=me.inputs[label][0], string_value=value)
+        def typed(label, value):
+            if label not in me.inputs:
+                raise SessionError(f"no {label!r} field")
+            return WidgetState(id=me.inputs[label][0], string_value=value)
 
-    try:
-        async with deadline:
-            await asyncio.sleep(args.ramp * i / max(n - 1, 1))
-            t0 = time.perf_counter()
-            await me.open("train", args.link)
-            record["open_s"] = time.perf_counter() - t0
-            record["backend"] = next((c.value for c in me.jar if c.name == "mnist_backend"), None)
-            phase = "training"
-            await train(me, load, record)
-            phase = "drawing"
-            if me.promised and me.started:
-                record.update(wait_promised=me.promised[1], wait_actual=me.started - me.promised[0])
-            await me.goto("draw", lambda: me.canvas is not None)
-            added, last_add = 0, -1e9
-            for k in range(args.draws):
-                index = rng.randrange(len(digits[1]))
-                value, label = canvas_value(digits[0][index]), int(digits[1][index])
-                await asyncio.sleep(args.think * rng.uniform(0.5, 1.5))
-                me.inputs.pop("That was a …", None)
-                mark = await draw(me, load, k, value, str(label))
-                await me.until(lambda mark=mark: me.settled(mark))  # the rest of the page: its fields
-                truth = me.inputs.get("That was a …")
-                if truth is None:
-                    raise SessionError(f"drawing {k + 1}: no 'That was a …' field")
-                option = next((o for o in truth[1] if o == str(label) or o.startswith(f"{label} ")), None)
-                await asyncio.sleep(max(0.0, last_add + args.add_gap - time.perf_counter()))  # one every 3 s
-                t2 = time.perf_counter()
-                await press("Add to the class set",
-                            [typed("Your nickname", nick), WidgetState(id=truth[0], string_value=option)],
-                            lambda: me.success and me.success.startswith("Added to the class set"))
-                last_add = time.perf_counter()
-                load.adds.append(last_add - t2)
-                added += 1
-            record["added"], phase = added, "submitting"
-            await me.goto("challenges", lambda: "Submit this run" in me.buttons)
-            t3 = time.perf_counter()
-            await press("Submit this run", [typed("Your nickname", nick)],
-                        lambda: me.success and me.success.startswith("Scored "))
-            record.update(submit_s=time.perf_counter() - t3, scored=me.success[:40])
-            phase = "watching the leaderboard"
-            t4, seen = time.perf_counter(), None
-            while True:  # the fragment reruns itself every 3 s: watch it for args.watch seconds
-                rows = table_rows(me.table)
-                if seen is None and any(r.get("nickname") == nick for r in rows):
-                    seen = time.perf_counter() - t4
-                if time.perf_counter() - t4 >= args.watch and seen is not None:
-                    break
-                if time.perf_counter() - t4 >= 3 * args.watch:
-                    raise SessionError(f"{nick} not on the leaderboard after {3 * args.watch:.0f} s ({len(rows)} rows)")
-                async with me.changed:
-                    with contextlib.suppress(TimeoutError):
-                        await asyncio.wait_for(me.changed.wait(), 1.0)
-                if me.closed:
-                    raise SessionError(str(me.closed))
-            record.update(on_board_s=seen, board_rows=len(table_rows(me.table)))
-            record["ok"] = True
-    except (SessionError, OSError, ConnectionClosed) as e:
-        record["error"] = why_failed(e, deadline, phase)
-    finally:
-        await me.close()
-    return record
+        added, last_add = 0, -1e9
+        for k in range(args.draws):
+            index = rng.randrange(len(digits[1]))
+            value, label = canvas_value(digits[0][index]), int(digits[1][index])
+            await asyncio.sleep(args.think * rng.uniform(0.5, 1.5))
+            me.inputs.pop("That was a …", None)
+            mark = await draw(me, load, k, value, str(label))
+            await me.until(lambda mark=mark: me.settled(mark))  # the rest of the page: its fields
+            truth = me.inputs.get("That was a …")
+            if truth is None:
+                raise SessionError(f"drawing {k + 1}: no 'That was a …' field")
+            option = next((o for o in truth[1] if o == str(label) or o.startswith(f"{label} ")), None)
+            await asyncio.sleep(max(0.0, last_add + args.add_gap - time.perf_counter()))  # one every 3 s
+            t2 = time.perf_counter()
+            await press("Add to the class set",
+                        [typed("Your nickname", nick), WidgetState(id=truth[0], string_value=option)],
+                        lambda: me.success and me.success.startswith("Added to the class set"))
+            last_add = time.perf_counter()
+            load.adds.append(last_add - t2)
+            added += 1
+        record["added"], me.phase = added, "submitting"
+        await me.goto("challenges", lambda: "Submit this run" in me.buttons)
+        t3 = time.perf_counter()
+        await press("Submit this run", [typed("Your nickname", nick)],
+                    lambda: me.success and me.success.startswith("Scored "))
+        record.update(submit_s=time.perf_counter() - t3, scored=me.success[:40])
+        me.phase = "watching the leaderboard"
+        t4, seen = time.perf_counter(), None
+        while True:  # the fragment reruns itself every 3 s: watch it for args.watch seconds
+            rows = table_rows(me.table)
+            if seen is None and any(r.get("nickname") == nick for r in rows):
+                seen = time.perf_counter() - t4
+            if time.perf_counter() - t4 >= args.watch and seen is not None:
+                break
+            if time.perf_counter() - t4 >= 3 * args.watch:
+                raise SessionError(f"{nick} not on the leaderboard after {3 * args.watch:.0f} s ({len(rows)} rows)")
+            async with me.changed:
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(me.changed.wait(), 1.0)
+            if me.closed:
+                raise SessionError(str(me.closed))
+        record.update(on_board_s=seen, board_rows=len(table_rows(me.table)))
+
+    return await session(i, n, base, load, end, args, record, args.link, in_class)
 
 
 def start_class(args, rundir: Path, extra_env: dict) -> tuple[subprocess.Popen, str, str]:
