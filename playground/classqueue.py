@@ -120,12 +120,17 @@ class ClassSlots(Slots):
 
     # -- what a TrainingJob calls
 
-    def acquire(self, job, cancelled) -> bool:
+    def enter(self, job):
         with self._cond:
+            if job in self._rows:
+                return
             self._rows[job] = None
             self._ensure_thread()
         self._insert(job)
         self._wake.set()
+
+    def acquire(self, job, cancelled) -> bool:
+        self.enter(job)
         with self._cond:
             try:
                 while job not in self._running:

@@ -38,10 +38,18 @@ class Slots:
         self._active = set()
         self._pace = deque(maxlen=20)  # recent ratios of real to estimated training time
 
-    def acquire(self, job, cancelled) -> bool:
-        """Wait until ``job`` may train; return False if ``cancelled()`` became true first."""
+    def enter(self, job):
+        """Put ``job`` at the end of the line now, so that the line counts it from the moment the
+        job is started (not only once its thread runs)."""
         with self._cond:
-            self._waiting.append(job)
+            if job not in self._waiting and job not in self._active:
+                self._waiting.append(job)
+
+    def acquire(self, job, cancelled) -> bool:
+        """Wait until ``job`` may train (entering the line if it has not); return False if
+        ``cancelled()`` became true first."""
+        self.enter(job)
+        with self._cond:
             try:
                 while self._waiting[0] is not job or len(self._active) >= self.limit:
                     if cancelled():
@@ -166,6 +174,8 @@ class TrainingJob:
         self._thread = threading.Thread(target=self._run, name="training-job", daemon=True)
 
     def start(self):
+        if self.slots is not None:
+            self.slots.enter(self)
         self._thread.start()
         return self
 

@@ -166,6 +166,22 @@ def test_the_line_the_pages_show(db):
     assert a.capacity() == 1
 
 
+def test_a_job_entered_is_in_the_line_at_once(db):
+    """`enter` (what starting a job calls) writes the job's row before it returns, so the page
+    that started it, and the next student's "queue is full" check, count it at once."""
+    queue = ClassSlots(db, 1, host="h", beat=0.2, poll=0.05)
+    running, waiting = Job(), Job()
+    queue.enter(running)
+    queue.enter(waiting)
+    assert queue.counts() == (1, 1) and queue.position(waiting) == (1, 1)
+    assert [state for _, _, state in rows(db)] == ["running", "waiting"]
+    assert queue.acquire(running, lambda: False)
+    queue.release(running)
+    assert queue.acquire(waiting, lambda: False)
+    queue.release(waiting)
+    until(lambda: rows(db) == [], what="the rows to go")
+
+
 def test_each_host_has_its_own_slots(db):
     one, other = ClassSlots(db, 1, host="one"), ClassSlots(db, 1, host="other")
     jobs = [Job(), Job()]

@@ -129,6 +129,21 @@ def test_a_queued_job_starts_by_itself_when_the_slot_frees(small):
     assert slots.pace not in (0.0, 1.0)  # the jobs taught the slots this machine's pace
 
 
+def test_a_started_job_is_in_the_line_before_its_thread_runs(small):
+    """A page that starts a job and then counts the line (the next student's "queue is full")
+    must see it, however late the job's thread gets the processor."""
+    slots = Slots(1)
+    first = TrainingJob(trainer(small), slots).start()
+    wait_for(lambda: first.state == "running")
+    with slots._cond:  # the second job's thread cannot enter the queue's lock until this ends
+        second = TrainingJob(trainer(small), slots).start()
+        assert slots.position(second) == (1, 1) and slots.counts() == (1, 1)
+    for job in (first, second):
+        job.stop()
+        job.join(JOB_TIMEOUT)
+    assert slots.counts() == (0, 0)
+
+
 def test_a_waiting_job_expects_the_pace_of_the_jobs_before_it(small):
     slots = Slots(1)
     job = TrainingJob(trainer(small, max_steps=500), slots)
