@@ -22,9 +22,10 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from mlp.data import to_idx
 
-SCHEMA = 3                 # the schema this code makes and reads
+SCHEMA = 4                 # the schema this code makes and reads
 MAX_SAMPLES = 20_000       # samples one class keeps (about 16 MB of images)
 NICKNAME_CHARS = 24
+ABOUT_CHARS = 3000         # what a queued job says of itself (JSON), at most
 SHAPE = (28, 28)
 
 metadata = sa.MetaData()
@@ -56,7 +57,18 @@ jobs = sa.Table("jobs", metadata,
                 sa.Column("created", sa.Float, nullable=False),
                 sa.Column("started", sa.Float),
                 sa.Column("seconds_left", sa.Float, nullable=False),                # roughly, as its process last said
+                sa.Column("owner", sa.String(64)),   # a tag of the browser that started it (classqueue.owner_tag)
+                sa.Column("what", sa.String(ABOUT_CHARS)),  # JSON: its settings, data set and kind, for a report
                 sa.Index("jobs_by_host", "host", "state", "id"))
+lost = sa.Table("lost", metadata,   # jobs released with their silent process, until their owner is told
+                sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+                sa.Column("job", sa.Integer, nullable=False),                       # the id it had in jobs
+                sa.Column("owner", sa.String(64), nullable=False),
+                sa.Column("state", sa.String(8), nullable=False),                   # waiting or running, then
+                sa.Column("created", sa.Float, nullable=False),                     # when it came in the line
+                sa.Column("lost", sa.Float, nullable=False),                        # when it was released
+                sa.Column("what", sa.String(ABOUT_CHARS)),
+                sa.Index("lost_by_owner", "owner"))
 
 # challenges the teacher sets, and the runs students submit to them (playground.challenges)
 challenges = sa.Table("challenges", metadata,
@@ -134,7 +146,18 @@ def _create_v3(conn):
     metadata.create_all(conn, tables=[challenges, submissions], checkfirst=True)
 
 
-MIGRATIONS = {1: _create_v1, 2: _create_v2, 3: _create_v3}  # version -> the step from the one before to it
+def _create_v4(conn):
+    """Jobs say whose they are, so that a job lost with its process is reported to its owner."""
+    have = {c["name"] for c in sa.inspect(conn).get_columns("jobs")}
+    for column in ("owner", "what"):  # a database made by v2 of this code has neither
+        if column not in have:
+            kind = jobs.c[column].type.compile(conn.dialect)
+            conn.exec_driver_sql(f"ALTER TABLE jobs ADD COLUMN {column} {kind}")
+    metadata.create_all(conn, tables=[lost], checkfirst=True)
+
+
+# version -> the step from the one before to it
+MIGRATIONS = {1: _create_v1, 2: _create_v2, 3: _create_v3, 4: _create_v4}
 
 
 def version(conn) -> int:

@@ -11,10 +11,14 @@ immediate transaction (SQLite: one writer at a time).
 A process that has jobs beats a heartbeat every `BEAT` seconds. One that has not beaten for
 `TIMEOUT` seconds has crashed or hangs: the next process to look releases its jobs, so their
 slots train someone else's. A process that finds itself released (the database was unreachable
-for longer than that) puts its jobs back in the line.
+for longer than that) puts its jobs back in the line. A released job that says whose it is (its
+``about``: a browser's `owner_tag`, its settings) is kept in the ``lost`` table until a process
+that browser's tab reaches tells it (`ClassSlots.lost`), or for `KEEP_LOST` seconds.
 
 `ClassSlots` has the interface of `playground.jobs.Slots`, so a `TrainingJob` waits in either.
 """
+import hashlib
+import json
 import logging
 import os
 import secrets
@@ -28,7 +32,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import SQLAlchemyError
 
 from . import classdb
-from .classdb import hosts, jobs, processes
+from .classdb import hosts, jobs, lost, processes
 from .jobs import Slots
 
 log = logging.getLogger(__name__)
@@ -36,6 +40,7 @@ log = logging.getLogger(__name__)
 BEAT = 2.0       # seconds between two heartbeats of a process with jobs
 TIMEOUT = 15.0   # seconds without a heartbeat after which a process's jobs are released
 POLL = 0.25      # seconds between two looks at the queue while a job of this process waits
+KEEP_LOST = 3600.0  # seconds a lost job waits for its owner to be told
 
 
 @contextmanager
@@ -55,14 +60,30 @@ def register(conn, host, slots):
                  .on_conflict_do_update(index_elements=["host"], set_={"slots": slots}))
 
 
+def owner_tag(key: str) -> str:
+    """What the class database keeps of a browser's workspace key to tell it of its lost jobs: a
+    hash of its own kind, so the database holds nothing that opens a workspace."""
+    return hashlib.sha256(b"mnist-playground lost jobs\0" + key.encode()).hexdigest()
+
+
 def release_stale(conn, now, timeout=TIMEOUT) -> int:
-    """Delete the jobs and rows of processes silent for ``timeout`` seconds; return how many jobs went."""
+    """Release the jobs of processes silent for ``timeout`` seconds, and delete their rows; the jobs
+    that say whose they are go to the ``lost`` table. Return how many jobs went."""
     stale = sa.select(processes.c.id).where(processes.c.heartbeat < now - timeout)
-    gone = conn.execute(jobs.delete().where(jobs.c.process.in_(stale))).rowcount
+    gone = _release(conn, jobs.c.process.in_(stale), now)
     conn.execute(processes.delete().where(processes.c.heartbeat < now - timeout))
     # jobs whose process row is missing altogether (deleted by hand, or a process that never beat)
-    orphans = conn.execute(jobs.delete().where(~jobs.c.process.in_(sa.select(processes.c.id)))).rowcount
+    orphans = _release(conn, ~jobs.c.process.in_(sa.select(processes.c.id)), now)
+    conn.execute(lost.delete().where(lost.c.lost < now - KEEP_LOST))
     return gone + orphans
+
+
+def _release(conn, which, now) -> int:
+    conn.execute(lost.insert().from_select(
+        ["job", "owner", "state", "created", "lost", "what"],
+        sa.select(jobs.c.id, jobs.c.owner, jobs.c.state, jobs.c.created, sa.literal(now, sa.Float), jobs.c.what)
+        .where(which, jobs.c.owner.is_not(None))))
+    return conn.execute(jobs.delete().where(which)).rowcount
 
 
 def admit(conn, host, now, timeout=TIMEOUT) -> list[int]:
@@ -197,14 +218,17 @@ class ClassSlots(Slots):
         with self._cond:
             local = list(self._rows)
         for job in local:
-            if self._rows.get(job) is not None:
+            if self._rows.get(job) is not None:  # not lost after all: its owner hears nothing
+                conn.execute(lost.delete().where(lost.c.job == self._rows[job], lost.c.owner == _about(job)[0]))
                 self._rows[job] = self._insert_row(conn, job, now)
 
     def _insert_row(self, conn, job, now) -> int:
         running = job in self._running
+        owner, what = _about(job)
         return int(conn.execute(jobs.insert().values(
             host=self.host, process=self.process, state="running" if running else "waiting", created=now,
-            started=now if running else None, seconds_left=float(job.seconds_left()))).inserted_primary_key[0])
+            started=now if running else None, seconds_left=float(job.seconds_left()), owner=owner,
+            what=what)).inserted_primary_key[0])
 
     def _insert(self, job):
         """Put ``job`` in the line (now, or by the thread once the database answers)."""
@@ -337,6 +361,31 @@ class ClassSlots(Slots):
             self.error = (f"{str(e)[0].upper()}{str(e)[1:]}. Trainings that wait go on waiting, trainings "
                           "that run go on; the queue goes on when it is back.")
 
+    # -- the jobs of a browser, elsewhere
+
+    def lost(self, owner: str) -> list[dict]:
+        """The jobs of the browser ``owner`` (an `owner_tag`) released with their silent process,
+        oldest first, each told once: {"id", "state" (waiting or running), "created", "lost" (seconds
+        since the epoch), "about" (the dict its job gave, or {} if it cannot be read)}."""
+        query = (sa.select(lost.c.id, lost.c.state, lost.c.created, lost.c.lost, lost.c.what)
+                 .where(lost.c.owner == owner).order_by(lost.c.id))
+        with classdb._errors("read the lost trainings"):
+            with self.engine.connect() as conn:  # nearly always none: no write lock for that
+                if conn.execute(query.limit(1)).first() is None:
+                    return []
+            with writing(self.engine) as conn:  # told once, even to two tabs looking at once
+                found = conn.execute(query.with_for_update() if conn.dialect.name == "postgresql" else query).all()
+                conn.execute(lost.delete().where(lost.c.id.in_([r.id for r in found])))
+        return [{"id": r.id, "state": r.state, "created": r.created, "lost": r.lost, "about": _read_about(r.what)}
+                for r in found]
+
+    def elsewhere(self, owner: str) -> int:
+        """How many jobs of the browser ``owner`` are in the line for other processes: if one of
+        them has crashed, `lost` will tell once the heartbeat timeout has passed."""
+        with classdb._errors("read the queue"), self.engine.connect() as conn:
+            return conn.execute(sa.select(sa.func.count()).select_from(jobs)
+                                .where(jobs.c.owner == owner, jobs.c.process != self.process)).scalar_one()
+
     # -- the copy of the line
 
     def _current(self):
@@ -372,3 +421,25 @@ class ClassSlots(Slots):
         slots = self._hosts
         busy = {r[1] for r in line} | {self.host}
         return sum(slots.get(h, 0) for h in busy) or self.limit
+
+
+def _about(job) -> tuple[str | None, str | None]:
+    """(owner, JSON of the rest) of a job's ``about`` dict, if it has one that fits."""
+    about = dict(getattr(job, "about", None) or {})
+    owner = about.pop("owner", None)
+    if not isinstance(owner, str) or not owner:
+        return None, None
+    try:
+        what = json.dumps(about, separators=(",", ":"), allow_nan=False)
+    except (TypeError, ValueError):
+        what = None
+    return owner[:64], what if what is not None and len(what) <= classdb.ABOUT_CHARS else None
+
+
+def _read_about(text) -> dict:
+    """The ``about`` dict a lost job's row holds (the database is not trusted: {} if it is not one)."""
+    try:
+        about = json.loads(text) if isinstance(text, str) and len(text) <= classdb.ABOUT_CHARS else {}
+    except ValueError:
+        return {}
+    return about if isinstance(about, dict) else {}

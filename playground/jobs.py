@@ -154,12 +154,17 @@ class TrainingJob:
 
     ``owner_alive``, if given, tells whether the user who started the job is still there; once
     it has said no for ``timeout`` seconds on end, the job stops (or leaves the queue).
+
+    ``about``, if given, is what a class's queue keeps of the job so that its owner is told should
+    this process die: {"owner": a tag of the browser, and plain JSON values (its settings...)}.
     """
 
     def __init__(self, trainer: Trainer, slots: Slots | None = None, on_end=None, owner_alive=None,
-                 timeout: float = 120.0, steps: int | None = None, speed: float | None = None):
+                 timeout: float = 120.0, steps: int | None = None, speed: float | None = None,
+                 about: dict | None = None):
         self.trainer = trainer
         self.slots = slots
+        self.about = about
         self.on_end = on_end  # called with the job, on its thread, when it has ended (not when paused)
         self.owner_alive, self.timeout = owner_alive, timeout
         self.steps, self.speed = steps, speed

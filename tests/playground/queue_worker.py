@@ -2,7 +2,9 @@
 queue for ``jobs`` trainings at once (each "trains" by holding its slot for ``hold`` seconds) and
 prints when each was admitted and released.
 
-    python -m tests.playground.queue_worker URL SLOTS JOBS HOLD [TIMEOUT [HOST]]
+    python -m tests.playground.queue_worker URL SLOTS JOBS HOLD [TIMEOUT [HOST [OWNER]]]
+
+With OWNER, each job says it is that browser's (an owner tag), with the fast preset's settings.
 
 HOLD "-" holds each slot until a line comes on stdin: the first line releases the first job
 admitted, the next line the next one.
@@ -11,6 +13,7 @@ import sys
 import threading
 import time
 
+from mlp.config import PRESETS
 from playground import classdb
 from playground.classqueue import ClassSlots
 
@@ -18,16 +21,18 @@ HOST = "test-host"
 
 
 class Job:
-    """What the queue asks of a job: how long it still trains."""
+    """What the queue asks of a job: how long it still trains, and whose it is."""
 
-    def __init__(self, hold):
+    def __init__(self, hold, owner=None):
         self.hold = hold
+        self.about = {"owner": owner, "config": PRESETS["fast"].to_dict(), "dataset": "mnist", "note": ""} \
+            if owner else None
 
     def seconds_left(self):
         return self.hold
 
 
-def main(url, slots, n_jobs, hold, timeout=15.0, host=HOST):
+def main(url, slots, n_jobs, hold, timeout=15.0, host=HOST, owner=None):
     engine = classdb.engine_for(url)
     classdb.migrate(engine)
     queue = ClassSlots(engine, int(slots), host=host, beat=0.2, timeout=float(timeout), poll=0.05)
@@ -44,7 +49,7 @@ def main(url, slots, n_jobs, hold, timeout=15.0, host=HOST):
         threading.Thread(target=read, daemon=True).start()
 
     def train(k):
-        job = Job(10.0 if hold == "-" else float(hold))
+        job = Job(10.0 if hold == "-" else float(hold), owner)
         queue.acquire(job, lambda: False)
         admitted.append(k)
         print(f"admit {k} {time.time():.4f}", flush=True)

@@ -208,6 +208,23 @@ def test_the_first_schema_is_upgraded_to_this_one_keeping_its_samples(class_db_u
     assert not sa.inspect(engine).has_table("jobs")
     assert classdb.migrate(engine) == classdb.SCHEMA
     tables = set(sa.inspect(engine).get_table_names())
-    assert {"samples", "hosts", "processes", "jobs", "challenges", "submissions"} <= tables
+    assert {"samples", "hosts", "processes", "jobs", "challenges", "submissions", "lost"} <= tables
     [kept] = classdb.listing(engine)
     assert (kept.label, kept.nickname) == (2, "ada")
+
+
+def test_the_third_schema_s_queue_is_upgraded_to_say_whose_jobs_are(class_db_url):
+    """A database of schema 3 as that version made it (its jobs table without owner and what) gets
+    both columns and the lost table, keeping a job that waits in it."""
+    engine = classdb.engine_for(class_db_url)
+    assert classdb.migrate(engine, target=3) == 3
+    with engine.begin() as conn:
+        for column in ("owner", "what"):
+            conn.exec_driver_sql(f"ALTER TABLE jobs DROP COLUMN {column}")
+        conn.exec_driver_sql("INSERT INTO jobs (host, process, state, created, seconds_left) "
+                             "VALUES ('h', 'h:1:x', 'waiting', 1.0, 5.0)")
+    assert classdb.migrate(engine) == classdb.SCHEMA == 4
+    inspector = sa.inspect(engine)
+    assert {"owner", "what"} <= {c["name"] for c in inspector.get_columns("jobs")} and inspector.has_table("lost")
+    with engine.connect() as conn:
+        assert conn.execute(sa.select(classdb.jobs.c.process, classdb.jobs.c.owner)).all() == [("h:1:x", None)]

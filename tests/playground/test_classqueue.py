@@ -12,7 +12,8 @@ import time
 import pytest
 import sqlalchemy as sa
 
-from playground import classdb
+from mlp.config import PRESETS
+from playground import classdb, classqueue
 from playground.classqueue import ClassSlots
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
@@ -57,11 +58,12 @@ class Worker:
 
     started = []
 
-    def __init__(self, url, slots, jobs, hold, timeout=15.0, host="test-host"):
+    def __init__(self, url, slots, jobs, hold, timeout=15.0, host="test-host", owner=None):
         Worker.started.append(self)
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "tests.playground.queue_worker", url, str(slots), str(jobs), str(hold),
-             str(timeout), host], cwd=ROOT, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+             str(timeout), host, *([owner] if owner else [])], cwd=ROOT, stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE, text=True)
         self.lines = []
         self._reader = threading.Thread(target=self._read, daemon=True)
         self._reader.start()
@@ -132,6 +134,63 @@ def test_a_killed_process_releases_its_slot_within_the_heartbeat_timeout(db, cla
     assert [r.state for r in rows(db)] == ["running"]
     queue.release(job)
     until(lambda: rows(db) == [], what="the row to go")
+
+
+def test_a_killed_process_s_jobs_are_told_to_their_browser_once(db, class_db_url):
+    """The jobs of a killed process that say whose they are wait in the ``lost`` table until a
+    process asks for that browser's: told once, with what the job said of itself; another
+    browser hears nothing. Until then the browser's job is "elsewhere"."""
+    alice, bob = classqueue.owner_tag("a" * 43), classqueue.owner_tag("b" * 43)
+    crashed = Worker(class_db_url, 2, 2, 1000, timeout=2.0, owner=alice)
+    until(lambda: len(crashed.events("admit")) == 2, what="the jobs of the process to be killed to train")
+    queue = ClassSlots(db, 1, host="other-host", beat=0.2, timeout=2.0, poll=0.05)
+    assert queue.elsewhere(alice) == 2 and queue.elsewhere(bob) == 0 and queue.lost(alice) == []
+    crashed.kill()
+    job = Job()
+    assert queue.acquire(job, lambda: False)  # its beat releases the silent process's jobs
+    until(lambda: queue.elsewhere(alice) == 0, what="the killed process's jobs to be released")
+    assert queue.lost(bob) == []
+    told = queue.lost(alice)
+    assert [t["state"] for t in told] == ["running", "running"] and told[0]["id"] < told[1]["id"]
+    assert told[0]["about"] == {"config": PRESETS["fast"].to_dict(), "dataset": "mnist", "note": ""}
+    assert told[0]["created"] <= told[0]["lost"] <= time.time()
+    assert queue.lost(alice) == []  # once
+    queue.release(job)
+    until(lambda: rows(db) == [], what="the row to go")
+
+
+def test_a_process_released_while_the_database_was_away_takes_its_jobs_back_untold(db):
+    """A process silent for longer than the timeout, yet alive, puts its jobs back in the line at
+    its next beat: its browsers are not told they lost them."""
+    owner = classqueue.owner_tag("c" * 43)
+    slow = ClassSlots(db, 1, host="h", beat=0.2, timeout=2.0, poll=0.05)
+    job = Job()
+    job.about = {"owner": owner, "note": ""}
+    assert slow.acquire(job, lambda: False)
+    with db.begin() as conn:  # as if it had not beaten for a minute (the database away)
+        conn.execute(classdb.processes.update().values(heartbeat=time.time() - 60))
+        assert classqueue.release_stale(conn, time.time(), timeout=2.0) == 1
+    assert rows(db) == []
+    until(lambda: [r.state for r in rows(db)] == ["running"], what="the job to be put back")
+    assert slow.lost(owner) == []
+    slow.release(job)
+    until(lambda: rows(db) == [], what="the row to go")
+
+
+def test_what_a_job_says_of_itself_is_bounded_and_read_back_as_untrusted(db):
+    queue = ClassSlots(db, 1, host="h")
+    huge, odd = Job(), Job()
+    huge.about = {"owner": "x" * 500, "config": "y" * 10_000}  # an owner cut to the column, no JSON too long
+    odd.about = {"owner": "z", "config": {1, 2}}                # not JSON at all
+    for job in (huge, odd):
+        assert queue.acquire(job, lambda: False)
+        queue.release(job)
+    until(lambda: rows(db) == [], what="the rows to go")
+    with db.begin() as conn:
+        for what in ("[1, 2]", "{not json", "9" * 2999, None):
+            conn.execute(classdb.lost.insert().values(job=1, owner="w", state="waiting", created=1.0, lost=2.0,
+                                                      what=what))
+    assert [t["about"] for t in queue.lost("w")] == [{}, {}, {}, {}]
 
 
 def test_the_line_the_pages_show(db):
