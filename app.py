@@ -1,5 +1,7 @@
 """MNIST Playground: the frame and router. The pages are declared here, once; what they share is
 in playground/ (docs/ARCHITECTURE.md)."""
+import time
+
 import streamlit as st
 
 from mlp.data import DATASETS, TITLES
@@ -46,6 +48,32 @@ with st.sidebar:
     status_line(server.queue_line)
     session.set_browser_key()
 
+
+
+def lost_trainings():
+    """This browser's trainings lost with the server process that ran them, said above any page."""
+    if st.session_state.pop("lost_train_again", False):  # its settings are in the widgets: go there
+        st.switch_page("pages/train.py")
+    lost, _ = session.lost_trainings()
+    for item in lost:
+        what, values, dataset = session.lost_summary(item["about"])
+        minutes = int(max(time.time() - item["lost"], 0) // 60)
+        ago = "less than a minute ago" if minutes < 1 else f"{minutes} minute{'s' * (minutes != 1)} ago"
+        done = "was training" if item["state"] == "running" else "had in its queue"
+        st.warning(f"**A training of yours was lost:** {what}. The server process that {done} it stopped "
+                   f"{ago}; its work went with it, and so did the runs this browser had there."
+                   + (" Train it again with its settings, or dismiss this." if values else ""),
+                   icon=":material/report:")
+        left, right, _ = st.columns([1, 1, 4])
+        if values:
+            left.button("Train it again", key=f"lost_again_{item['id']}", icon=":material/replay:",
+                        on_click=session.train_again, args=(values, dataset, item["id"]))
+        right.button("Dismiss", key=f"lost_dismiss_{item['id']}", on_click=session.dismiss_lost, args=(item["id"],))
+
+
+# looked for once a tab opens; then every few seconds only while a training of this browser is in
+# another process's hands (if that process has stopped, the queue knows after its heartbeat timeout)
+st.fragment(lost_trainings, run_every=5 if session.lost_trainings()[1] else None)()
 pg.run()
 if not site.page(pg.url_path).live:
     follow()  # after the page, so that its status lines are redrawn too

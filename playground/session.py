@@ -9,6 +9,9 @@ Session state keys (per browser tab):
   workspace, workspace_key - this browser's playground.workspaces.Workspace and the key in its
              cookie: the runs and the current model are found again after a reload through it
   drawing  - the last drawing as the network sees it, (28, 28) float32 (or absent)
+  lost, lost_watch, lost_train_again - this browser's trainings lost with another server process,
+             not yet dismissed; whether one may still be (see lost_trainings); and that one's
+             settings were just put in the Train page's widgets
 The pages add their own widget keys (train_settings, gallery, canvas-N, ...).
 """
 from dataclasses import replace
@@ -17,9 +20,12 @@ from functools import partial
 import streamlit as st
 
 from mlp import TrainConfig, Trainer, lab, preset
-from mlp.data import mix
+from mlp.config import KNOB
+from mlp.data import TITLES, mix
 
 from . import link, server
+from .classdb import ClassDBError
+from .classqueue import owner_tag
 from .frame import session_id
 from .jobs import JobStatus, TrainingJob
 from .runs import RunHistory
@@ -245,8 +251,10 @@ def _start_job(trainer, dataset_name, steps=None, note=""):
     st.session_state.pop("loaded", None)
     ws = workspace()
     owner_alive = partial(server.workspaces().connected, ws)  # while any tab of this browser is there
+    about = {"owner": owner_tag(st.session_state.workspace_key), "config": trainer.start_config.to_dict(),
+             "dataset": dataset_name, "note": note}  # what the class's queue tells this browser if it is lost
     st.session_state.job = TrainingJob(trainer, slots, _record_run(ws.runs, dataset_name, note), owner_alive,
-                                       limits.session_timeout, steps=steps, speed=speed()).start()
+                                       limits.session_timeout, steps=steps, speed=speed(), about=about).start()
     _remember()
 
 
@@ -395,3 +403,67 @@ def stop_training():
     if job is not None:
         job.stop()
         job.join(2.0)
+
+
+# ----------------------------------------------------------------------------
+# trainings lost with the server process that ran them
+
+
+def lost_trainings() -> tuple[list[dict], bool]:
+    """This browser's trainings that the class's queue released because the server process that
+    ran them stopped (each is told to one tab, once; see `ClassSlots.lost`), and whether a training
+    of this browser is still in the line for another process: that process may have stopped, which
+    the queue knows once its heartbeat timeout has passed, so the caller looks again in a while.
+
+    A tab looks on its first run, and then only while it has something to wait for."""
+    ss, slots = st.session_state, server.slots()
+    ss.setdefault("lost", [])
+    if not hasattr(slots, "lost") or ss.get("lost_watch") is False:
+        return ss.lost, False
+    owner = owner_tag(ss.workspace_key)
+    try:
+        ss.lost = ss.lost + slots.lost(owner)
+        ss.lost_watch = slots.elsewhere(owner) > 0
+    except ClassDBError:
+        ss.lost_watch = False  # the next tab or reload of this browser looks again
+    return ss.lost, ss.lost_watch
+
+
+def lost_summary(about: dict):
+    """(a sentence of what a lost training was, the Train page's widget values that train it again,
+    its data set). The values are None for a fine-tuning (the Evaluate page starts it) or if its
+    settings are not ones this server offers (another version, a hand-edited row): they are read
+    back as a link's are."""
+    kind = "fine-tuning" if about.get("note") else "training"
+    dataset = about.get("dataset")
+    dataset = dataset if isinstance(dataset, str) and dataset in TITLES else None
+    limits = server.limits()
+    try:
+        values, problems = link.from_query(link.to_query(link.widget_values(
+            TrainConfig.from_dict(about["config"]), limits)), limits)
+    except (KeyError, TypeError, ValueError, AttributeError):
+        values, problems = {}, ["its settings"]
+    if problems:
+        return f"a {kind}" + (f" on {TITLES[dataset]}" if dataset else ""), None, dataset
+    layers = "-".join(str(values[f"layer_{i}"]) for i in range(values["n_hidden"]))
+    lr = KNOB["learning_rate_init"].text(values["learning_rate_init"])
+    what = (f"a {kind} of hidden layers {layers}, {values['solver']}, learning rate {lr}, "
+            f"{values['max_iter']} {link.unit(values['batch_size'])}" + (f" on {TITLES[dataset]}" if dataset else ""))
+    return what, (None if kind == "fine-tuning" else values), dataset
+
+
+def train_again(values: dict, dataset, lost_id):
+    """Put a lost training's settings (widget values) and data set in the Train page's widgets, and
+    forget that it was lost (a button's callback: before any widget is drawn)."""
+    dismiss_lost(lost_id)
+    ss = st.session_state
+    ss.update(values)
+    ss.train_settings = {**ss.get("train_settings", {}), **values, "preset": ss.get("preset", "fast")}
+    ss.link_applied = True  # the address's settings must not replace these
+    if dataset:
+        ss.dataset = dataset
+    ss.lost_train_again = True  # the notice's next run opens the Train page
+
+
+def dismiss_lost(lost_id):
+    st.session_state.lost = [item for item in st.session_state.get("lost", []) if item["id"] != lost_id]

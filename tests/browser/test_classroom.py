@@ -7,7 +7,7 @@ import pytest
 from playwright.sync_api import expect
 
 from playground import classqueue
-from tests.browser.helpers import (TIMEOUT, button, main, no_exception, snapshot, wait_for_points,
+from tests.browser.helpers import (TIMEOUT, button, idle, main, no_exception, snapshot, wait_for_points,
                                    wait_for_update_above)
 
 pytestmark = pytest.mark.browser
@@ -84,7 +84,9 @@ def test_a_student_waiting_behind_a_killed_app_process_trains_within_the_heartbe
         tabs, start_app, shared_data_dir, tmp_path):
     """Two app processes of one machine share the class's queue and its one training slot: Alice
     trains on the first, Bob waits on the second; the first process is killed (no goodbye to the
-    database) and Bob's training starts once that process has been silent for the timeout."""
+    database) and Bob's training starts once that process has been silent for the timeout. Alice's
+    browser, on the second process now (as nginx would send it), is told her training was lost,
+    once, and trains it again with its settings."""
     shared = {"MNIST_PLAYGROUND_DATA": str(shared_data_dir), "MNIST_PLAYGROUND_MAX_JOBS": "1",
               "MNIST_PLAYGROUND_CLASS_DB": f"sqlite:///{tmp_path / 'class.sqlite'}"}
     first, second = start_app(**shared), start_app(**shared)
@@ -107,7 +109,31 @@ def test_a_student_waiting_behind_a_killed_app_process_trains_within_the_heartbe
     assert took > classqueue.TIMEOUT - 1, f"started {took:.1f} s after the kill, before the timeout"
     expect(bob.get_by_text(re.compile(r"^Class: 1 training, 0 waiting"))).to_be_visible()
     no_exception(bob)
+
+    alice = alice_tab.new_page()  # the same browser (its cookie) on the process that is left
+    alice.set_default_timeout(TIMEOUT)
+    alice.goto(second.url + "/draw")
+    lost = main(alice).get_by_text(re.compile(r"^A training of yours was lost: a training of hidden layers "
+                                              r"[\d-]+, \w+, learning rate [\d.e-]+, 50 epochs on MNIST\. The "
+                                              r"server process that was training it stopped"))
+    expect(lost).to_be_visible()
+    expect(button(alice, "Dismiss")).to_be_visible()
+    idle(alice)
+    snapshot(alice, "lost-training", full_page=False)
+    no_exception(alice)
+    button(alice, "Train it again").click()
+    expect(main(alice).get_by_role("heading", name="Train", exact=True)).to_be_visible()
+    expect(main(alice).get_by_text("to train on 20,000 images")).to_be_visible()  # its settings, not the preset's
+    expect(lost).to_have_count(0)
+    button(alice, "Train").click()
+    expect(main(alice).get_by_text(re.compile(r"^Queued: position 1 of 1"))).to_be_visible()  # behind Bob
+    alice.reload()  # told once: not again
+    expect(main(alice).get_by_text(re.compile(r"^Queued: position 1 of 1"))).to_be_visible()
+    expect(lost).to_have_count(0)
+    no_exception(alice)
     stop(bob)
+    expect(main(alice).get_by_text(RUNNING)).to_be_visible()
+    stop(alice)
 
 
 def test_a_reload_keeps_a_running_training_and_its_address_gives_a_stranger_nothing(tabs, app_server):

@@ -2,6 +2,7 @@
 beside it: an app process killed while it trains (the class's queue gives its slot to the next
 student within the heartbeat timeout), and the PostgreSQL server restarted (the app says so,
 loses nothing and goes on by itself once it is back)."""
+import json
 import os
 import shutil
 import socket
@@ -9,7 +10,9 @@ import subprocess
 import time
 
 import pytest
+import sqlalchemy as sa
 
+from mlp.config import PRESETS
 from playground import classdb, classqueue, classroom
 from tests.conftest import ENV_POSTGRES
 from tests.pages.helpers import drawing, open_page, texts
@@ -87,3 +90,47 @@ def test_a_restarted_database_is_said_and_the_app_goes_on_with_nothing_lost(app,
     engine = classdb.engine_for(url)
     assert [s.nickname for s in classdb.listing(engine)] == ["ada", "ada"]
     engine.dispose()
+
+
+def lost_row(conn, owner, what):
+    return conn.execute(classdb.lost.insert().values(job=1, owner=owner, state="running", created=time.time() - 60,
+                                                     lost=time.time() - 5, what=what)).inserted_primary_key[0]
+
+
+def test_a_training_lost_with_another_process_is_told_once_and_trained_again(app):
+    """What the class's queue kept of this browser's trainings lost with another process: each is
+    said above the page, its settings read back as a link's (a hostile row says only what it was);
+    Dismiss forgets it and Train it again puts its settings and data set in the Train page."""
+    engine = classdb.engine_for(os.environ[classroom.ENV_DB])
+    owner = classqueue.owner_tag(app.session_state["workspace_key"])
+    config = PRESETS["fast"].to_dict() | {"train_size": 1000, "max_iter": 7}
+    with engine.begin() as conn:
+        mine = lost_row(conn, owner, json.dumps({"config": config, "dataset": "fashion-mnist", "note": ""}))
+        hostile = lost_row(conn, owner, json.dumps({"config": "[x](http://e.org)", "dataset": "<b>mnist</b>"}))
+        lost_row(conn, classqueue.owner_tag("s" * 43), "{}")  # another browser's
+    app.session_state["lost_watch"] = True  # as a tab whose browser had a training in another process's hands
+    app.run()
+    told = [t for t in texts(app.warning) if t.startswith("**A training of yours was lost:**")]
+    assert told == [
+        "**A training of yours was lost:** a training of hidden layers 128-64, adam, learning rate 0.002, "
+        "7 epochs on Fashion-MNIST. The server process that was training it stopped less than a minute ago; "
+        "its work went with it, and so did the runs this browser had there. Train it again with its settings, "
+        "or dismiss this.",
+        "**A training of yours was lost:** a training. The server process that was training it stopped less "
+        "than a minute ago; its work went with it, and so did the runs this browser had there."]
+    assert [b.key for b in app.button if b.key.startswith("lost_")] == [
+        f"lost_again_{mine}", f"lost_dismiss_{mine}", f"lost_dismiss_{hostile}"]
+    app.button(key=f"lost_dismiss_{hostile}").click().run()
+    assert len([t for t in texts(app.warning) if t.startswith("**A training of yours")]) == 1
+    app.button(key=f"lost_again_{mine}").click().run()
+    assert not app.exception
+    assert app.session_state["max_iter"] == 7 and app.session_state["train_size"] == 1000
+    assert app.session_state["dataset"] == "fashion-mnist"
+    assert not [t for t in texts(app.warning) if t.startswith("**A training of yours")]
+    app.switch_page("pages/train.py").run()  # where the button goes (AppTest stays on its page)
+    assert "to train on 1,000 images" in " ".join(texts(app.markdown) + texts(app.caption))
+    assert app.slider(key="max_iter").value == 7
+    app.run()  # told once: the rows are gone, and this tab no longer looks
+    assert not [t for t in texts(app.warning) if t.startswith("**A training of yours")]
+    with engine.connect() as conn:
+        assert conn.execute(sa.select(classdb.lost.c.owner)).scalars().all() == [classqueue.owner_tag("s" * 43)]
