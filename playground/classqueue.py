@@ -147,7 +147,8 @@ class ClassSlots(Slots):
                 return
             self._rows[job] = None
             self._ensure_thread()
-        self._insert(job)
+        if self.error is None:  # while the database is away, the thread writes the row once it is back
+            self._insert(job)
         self._wake.set()
 
     def acquire(self, job, cancelled) -> bool:
