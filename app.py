@@ -49,7 +49,6 @@ with st.sidebar:
     session.set_browser_key()
 
 
-
 def lost_trainings():
     """This browser's trainings lost with the server process that ran them, said above any page."""
     if st.session_state.pop("lost_train_again", False):  # its settings are in the widgets: go there
