@@ -58,8 +58,8 @@ def lost_trainings():
         what, values, dataset = session.lost_summary(item["about"])
         minutes = int(max(time.time() - item["lost"], 0) // 60)
         ago = "less than a minute ago" if minutes < 1 else f"{minutes} minute{'s' * (minutes != 1)} ago"
-        done = "was training" if item["state"] == "running" else "had in its queue"
-        st.warning(f"**A training of yours was lost:** {what}. The server process that {done} it stopped "
+        done = "was training it" if item["state"] == "running" else "had it in its queue"
+        st.warning(f"**A training of yours was lost:** {what}. The server process that {done} stopped "
                    f"{ago}; its work went with it, and so did the runs this browser had there."
                    + (" Train it again with its settings, or dismiss this." if values else ""),
                    icon=":material/report:")
