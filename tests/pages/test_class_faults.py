@@ -92,8 +92,8 @@ def test_a_restarted_database_is_said_and_the_app_goes_on_with_nothing_lost(app,
     engine.dispose()
 
 
-def lost_row(conn, owner, what):
-    return conn.execute(classdb.lost.insert().values(job=1, owner=owner, state="running", created=time.time() - 60,
+def lost_row(conn, owner, what, state="running"):
+    return conn.execute(classdb.lost.insert().values(job=1, owner=owner, state=state, created=time.time() - 60,
                                                      lost=time.time() - 5, what=what)).inserted_primary_key[0]
 
 
@@ -106,7 +106,8 @@ def test_a_training_lost_with_another_process_is_told_once_and_trained_again(app
     config = PRESETS["fast"].to_dict() | {"train_size": 1000, "max_iter": 7}
     with engine.begin() as conn:
         mine = lost_row(conn, owner, json.dumps({"config": config, "dataset": "fashion-mnist", "note": ""}))
-        hostile = lost_row(conn, owner, json.dumps({"config": "[x](http://e.org)", "dataset": "<b>mnist</b>"}))
+        hostile = lost_row(conn, owner, json.dumps({"config": "[x](http://e.org)", "dataset": "<b>mnist</b>"}),
+                           state="waiting")
         lost_row(conn, classqueue.owner_tag("s" * 43), "{}")  # another browser's
     app.session_state["lost_watch"] = True  # as a tab whose browser had a training in another process's hands
     app.run()
@@ -116,7 +117,7 @@ def test_a_training_lost_with_another_process_is_told_once_and_trained_again(app
         "7 epochs on Fashion-MNIST. The server process that was training it stopped less than a minute ago; "
         "its work went with it, and so did the runs this browser had there. Train it again with its settings, "
         "or dismiss this.",
-        "**A training of yours was lost:** a training. The server process that was training it stopped less "
+        "**A training of yours was lost:** a training. The server process that had it in its queue stopped less "
         "than a minute ago; its work went with it, and so did the runs this browser had there."]
     assert [b.key for b in app.button if b.key.startswith("lost_")] == [
         f"lost_again_{mine}", f"lost_dismiss_{mine}", f"lost_dismiss_{hostile}"]
