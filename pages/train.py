@@ -170,19 +170,22 @@ VIEWS = ("Curves", "Layers", "Network")
 def region(status):
     """The job's progress, hints and curves (or its layers, or the network), redrawn while it waits or trains."""
     whole_page = st.session_state.pop("page_ran", False)  # else the live region reruns on its own
-    if status is None:
-        st.info("No model yet: choose settings on the left and press **Train**.")
-    elif status.state == "queued":
-        st.warning(queue_text(status))
-        if status.queue_error:
-            st.error(status.queue_error)
-    elif status.history:
-        st.progress(status.done, text=progress_text(status))
-    else:
-        st.progress(0.0, text="Starting…")
-    said = outcome(status) if status is not None else None
-    if said is not None:
-        getattr(st, said[0])(said[1])
+    # one container for the state, whatever lines it holds: the curves below keep their place when
+    # the run ends and its outcome line comes, so they are not mounted afresh (blank for a moment)
+    with st.container(key="train_state"):
+        if status is None:
+            st.info("No model yet: choose settings on the left and press **Train**.")
+        elif status.state == "queued":
+            st.warning(queue_text(status))
+            if status.queue_error:
+                st.error(status.queue_error)
+        elif status.history:
+            st.progress(status.done, text=progress_text(status))
+        else:
+            st.progress(0.0, text="Starting…")
+        said = outcome(status) if status is not None else None
+        if said is not None:
+            getattr(st, said[0])(said[1])
     if status is None or not (status.history or status.state == "diverged"):
         return
     # one container, always there, whatever hints it holds: what follows keeps its place, and the
@@ -196,10 +199,8 @@ def region(status):
         layers_view(status)
     elif view == "Network":
         network_view_region(status)
-    elif status.alive:
+    else:  # the last live chart stays underneath the final one until that has drawn
         live_chart(training_curves(list(status.history), changes=status.changes), "live_curves", run=status.run)
-    else:
-        st.plotly_chart(training_curves(list(status.history), changes=status.changes), width="stretch")
 
 
 def show_hints(status, whole_page):

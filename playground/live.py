@@ -60,14 +60,16 @@ def follow(region=None, every=2.0):
 
     @st.fragment(run_every=interval)
     def live():
-        redraw_status_lines()
         now = session.job_status()
-        if region is not None:
-            region(now)
+        # before anything is drawn: what a run that asks for a rerun draws may never be shown, and a
+        # live chart would then take a figure the browser never got for the one drawn last time
         if alive and (not now.alive or queued and now.state != "queued"):
             st.rerun()  # the job started or ended: redraw the whole page once, with the new timer
         if queued and now.state == "queued" and max(every, waiting_every(now)) < interval:
             st.rerun()  # nearer the front: redraw more often
+        redraw_status_lines()
+        if region is not None:
+            region(now)
 
     live()
 

@@ -13,9 +13,10 @@ pytestmark = pytest.mark.browser
 
 
 TRAINING = 900_000   # ms, for a whole training run on the full data set (minutes on a busy machine)
-# From now on, count the animation frames in which no chart with points shows, and the charts drawn.
+# From now on, count the animation frames in which no chart with points shows (once one has), and
+# the charts drawn.
 WATCH_CHART_JS = """() => {
-    const watch = window.chartWatch = {blank: 0, frames: 0, drawn: new Set()};
+    const watch = window.chartWatch = {blank: 0, frames: 0, drawn: new Set(), seen: false};
     const look = () => {
         let shown = false;
         for (const chart of document.querySelectorAll('.js-plotly-plot')) {
@@ -25,7 +26,8 @@ WATCH_CHART_JS = """() => {
                        && chart.querySelector('.scatterlayer .point') !== null;
         }
         watch.frames += 1;
-        watch.blank += shown ? 0 : 1;
+        watch.seen ||= shown;
+        watch.blank += shown || !watch.seen ? 0 : 1;
         requestAnimationFrame(look);
     };
     look();
@@ -139,6 +141,24 @@ def test_train_watch_the_chart_grow_leave_come_back_and_stop(page, app_server):
         stop = button(page, "Stop training")
         if stop.count() and stop.is_enabled():  # never leave a job training for the next test
             stop.click()
+
+
+def test_the_curves_never_go_blank_as_the_run_starts_and_ends(page, app_server):
+    """The page is redrawn whole when a run starts and when it ends (its buttons and its outcome
+    change): the curves stay on screen through both, and their final figure replaces the last one."""
+    page.goto(app_server.url + "/train?preset=fast&images=10000&epochs=3")
+    expect(main(page).get_by_text("to train on 10,000 images")).to_be_visible()
+    page.evaluate(WATCH_CHART_JS)
+    button(page, "Train").click()
+    done = main(page).get_by_test_id("stAlertContentSuccess")
+    expect(done).to_contain_text("Done:", timeout=TRAINING)
+    expect(main(page).get_by_text(re.compile(r"^finished: update [\d,]+ of"))).to_be_visible()
+    frames = page.evaluate("chartWatch.frames")
+    page.wait_for_function(f"chartWatch.frames > {frames} + 20")  # the final figure has had time to draw
+    watch = page.evaluate("({blank: chartWatch.blank, frames: chartWatch.frames, seen: chartWatch.seen})")
+    assert watch["seen"] and watch["blank"] == 0, watch
+    assert page.evaluate(POINTS_JS) >= 4 * 12  # 4 curves, a point every quarter epoch
+    no_exception(page)
 
 
 @pytest.mark.slow
