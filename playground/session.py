@@ -9,11 +9,12 @@ Session state keys (per browser tab):
   workspace, workspace_key - this browser's playground.workspaces.Workspace and the key in its
              cookie: the runs and the current model are found again after a reload through it
   drawing  - the last drawing as the network sees it, (28, 28) float32 (or absent)
-  lost, lost_watch, lost_train_again - this browser's trainings lost with another server process,
-             not yet dismissed; whether one may still be (see lost_trainings); and that one's
-             settings were just put in the Train page's widgets
+  lost, lost_watch, lost_looked, lost_train_again - this browser's trainings lost with another
+             server process, not yet dismissed; whether one may still be, and when the tab last
+             looked (see lost_trainings); and that one's settings were just put in the Train page
 The pages add their own widget keys (train_settings, gallery, canvas-N, ...).
 """
+import time
 from dataclasses import replace
 from functools import partial
 
@@ -409,17 +410,24 @@ def stop_training():
 # trainings lost with the server process that ran them
 
 
+LOST_LOOK = 4.0  # seconds between two looks for this browser's lost trainings, while it waits for one
+
+
 def lost_trainings() -> tuple[list[dict], bool]:
     """This browser's trainings that the class's queue released because the server process that
     ran them stopped (each is told to one tab, once; see `ClassSlots.lost`), and whether a training
     of this browser is still in the line for another process: that process may have stopped, which
     the queue knows once its heartbeat timeout has passed, so the caller looks again in a while.
 
-    A tab looks on its first run, and then only while it has something to wait for."""
+    A tab looks on its first run, and then, at most every `LOST_LOOK` seconds, only while it has
+    something to wait for (the frame asks on its full run and in its fragment)."""
     ss, slots = st.session_state, server.slots()
     ss.setdefault("lost", [])
     if not hasattr(slots, "lost") or ss.get("lost_watch") is False:
         return ss.lost, False
+    if time.monotonic() - ss.get("lost_looked", -LOST_LOOK) < LOST_LOOK:
+        return ss.lost, True
+    ss.lost_looked = time.monotonic()
     owner = owner_tag(ss.workspace_key)
     try:
         ss.lost = ss.lost + slots.lost(owner)

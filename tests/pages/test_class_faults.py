@@ -110,6 +110,7 @@ def test_a_training_lost_with_another_process_is_told_once_and_trained_again(app
                            state="waiting")
         lost_row(conn, classqueue.owner_tag("s" * 43), "{}")  # another browser's
     app.session_state["lost_watch"] = True  # as a tab whose browser had a training in another process's hands
+    app.session_state["lost_looked"] = time.monotonic() - 60  # and last looked a minute ago
     app.run()
     told = [t for t in texts(app.warning) if t.startswith("**A training of yours was lost:**")]
     assert told == [
