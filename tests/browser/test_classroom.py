@@ -51,6 +51,17 @@ def training(context, server):
     return page
 
 
+def queued(context, server):
+    """A tab of ``context`` that opened LINK on ``server``, pressed Train and waits behind another
+    student's training; return it and its queue line."""
+    page = open_train(context, server)
+    button(page, "Train").click()
+    line = main(page).get_by_text(re.compile(r"^Queued: position 1 of 1, about \d+ (s|min)\."))
+    expect(line).to_be_visible()
+    expect(page.get_by_text("Class: 1 training, 1 waiting (at most 1 at once)")).to_be_visible()
+    return page, line
+
+
 def stop(page):
     """Press Stop and see the training stop."""
     button(page, "Stop training").click()
@@ -61,18 +72,14 @@ def test_the_second_student_waits_in_the_queue_and_trains_once_the_first_tab_is_
     alice_tab, bob_tab = tabs
     training(alice_tab, one_slot_server)
 
-    bob = open_train(bob_tab, one_slot_server)
-    button(bob, "Train").click()
-    queued = main(bob).get_by_text(re.compile(r"^Queued: position 1 of 1, about \d+ (s|min)\."))
-    expect(queued).to_be_visible()
+    bob, waiting = queued(bob_tab, one_slot_server)
     expect(bob.get_by_text("Model: queued (1 of 1)")).to_be_visible()
-    expect(bob.get_by_text("Class: 1 training, 1 waiting (at most 1 at once)")).to_be_visible()
     expect(button(bob, "Stop training")).to_be_enabled()
     snapshot(bob, "queued", full_page=False)
     no_exception(bob)
 
     alice_tab.close()  # the first student leaves: the server stops that job and frees its slot
-    expect(queued).to_have_count(0)
+    expect(waiting).to_have_count(0)
     expect(main(bob).get_by_text(RUNNING)).to_be_visible()
     wait_for_points(bob, 2)  # the curves grow
     expect(bob.get_by_text(re.compile(r"^Model: training"))).to_be_visible()
@@ -93,16 +100,12 @@ def test_a_student_waiting_behind_a_killed_app_process_trains_within_the_heartbe
     alice_tab, bob_tab = tabs
     training(alice_tab, first)
 
-    bob = open_train(bob_tab, second)
-    button(bob, "Train").click()
-    queued = main(bob).get_by_text(re.compile(r"^Queued: position 1 of 1, about \d+ (s|min)\."))
-    expect(queued).to_be_visible()
-    expect(bob.get_by_text("Class: 1 training, 1 waiting (at most 1 at once)")).to_be_visible()
+    bob, waiting = queued(bob_tab, second)
 
     first.proc.kill()  # SIGKILL: the process cannot tell the database it has gone
     killed = time.monotonic()
     first.proc.wait(30)
-    expect(queued).to_have_count(0)
+    expect(waiting).to_have_count(0)
     took = time.monotonic() - killed
     expect(main(bob).get_by_text(RUNNING)).to_be_visible()
     wait_for_points(bob, 2)
